@@ -1,0 +1,94 @@
+"""Shared fixtures: the real corpus, the real embedding model, one index per session.
+
+The session index is built with every outbound connection refused, so the suite
+proves ingestion and querying work offline.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+DEV = ROOT / "eval" / "dev.jsonl"
+RAG = [sys.executable, "-m", "rag"]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+@pytest.fixture(scope="session")
+def network_attempts():
+    """Refuse every non-loopback connection for the whole session; record the attempts."""
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+            return real_connect(self, address)
+        attempts.append(address)
+        raise NetworkBlocked(f"test blocked a connection to {address!r}")
+
+    socket.socket.connect = guarded
+    yield attempts
+    socket.socket.connect = real_connect
+
+
+@pytest.fixture(scope="session")
+def rag_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("rag_home")
+
+
+@pytest.fixture(scope="session")
+def settings(rag_home, network_attempts):
+    from rag.config import Settings
+
+    return Settings.from_env(environ={}, home=rag_home, corpus=CORPUS)
+
+
+@pytest.fixture(scope="session")
+def build_report(settings):
+    from ingest.build import build_index
+
+    return build_index(settings, progress=False)
+
+
+@pytest.fixture(scope="session")
+def pipeline(settings, build_report):
+    from rag.pipeline import Pipeline
+
+    return Pipeline(settings)
+
+
+@pytest.fixture(scope="session")
+def index(pipeline):
+    return pipeline.index
+
+
+@pytest.fixture(scope="session")
+def cli_env(rag_home, build_report) -> dict[str, str]:
+    """Environment for running the real ``rag`` entry point against the session index."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_HOME=str(rag_home), RAG_CORPUS=str(CORPUS), HF_HUB_OFFLINE="1", COLUMNS="120")
+    return env
+
+
+@pytest.fixture(scope="session")
+def run_cli(cli_env):
+    """Run ``python -m rag ARGS`` and return the CompletedProcess (text mode)."""
+
+    def run(*args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 300):
+        return subprocess.run(RAG + list(args), input=stdin, capture_output=True, text=True,
+                              env=env or cli_env, timeout=timeout, cwd=ROOT)
+
+    return run
