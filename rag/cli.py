@@ -1,0 +1,292 @@
+"""The ``rag`` command: ingest, search, ask, compare, topics, eval.
+
+Each command is a thin shell over ``rag.pipeline``: it parses options, calls the
+library, and prints a rich table or one JSON document. Heavy modules are imported
+inside commands so ``rag --help`` and a cold ``rag search`` start fast.
+
+Exit codes: 0 success (a refusal is a successful answer), 1 a user error with a
+one-line message, 2 a usage error, 3 an unexpected internal error (set
+``RAG_DEBUG=1`` for the traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+try:  # typer >= 0.2x vendors its own click; its exceptions are not click's
+    from typer._click import exceptions as _cx
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click import exceptions as _cx
+
+from rag.errors import RagError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Answer deep-learning interview questions from five source documents, with cited passages.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+class Generator(str, Enum):
+    """Who writes the answer: auto picks the local model when installed, else extractive."""
+
+    auto = "auto"
+    local = "local"
+    api = "api"
+    extractive = "extractive"
+
+SourceOpt = typer.Option(None, "--source", "-s", help="Only this source: label, file name or prefix such as 003 (repeatable).")
+JsonOpt = typer.Option(False, "--json", help="Print JSON (schema in the README) instead of tables.")
+KOpt = typer.Option(None, "-k", min=1, max=50, help="How many passages (default 5).")
+CorpusOpt = typer.Option(None, "--corpus", help="Corpus folder (default: the bundled corpus/).")
+IndexOpt = typer.Option(None, "--index", help="Index folder (default: $RAG_HOME/index).")
+
+
+def _err(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+
+
+def _settings(corpus: Optional[Path] = None, index: Optional[Path] = None):
+    from rag.config import Settings
+
+    return Settings.from_env(corpus=corpus, index=index)
+
+
+def _pipeline(corpus: Optional[Path] = None, index: Optional[Path] = None):
+    from rag.pipeline import Pipeline
+
+    return Pipeline(_settings(corpus, index), notify=lambda m: _err(f"note: {m}"), progress=sys.stderr.isatty())
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def ingest(
+    corpus: Optional[Path] = CorpusOpt,
+    index: Optional[Path] = IndexOpt,
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the index is current."),
+) -> None:
+    """Parse, chunk and embed the corpus into the search index.
+
+    Does nothing when the index is current (same corpus, model and chunking).
+
+    Example: rag ingest --corpus corpus/
+    """
+    from ingest.build import build_index
+
+    settings = _settings(corpus, index)
+    report = build_index(settings, force=force, progress=sys.stderr.isatty(), notify=lambda m: _err(f"note: {m}"))
+    if not report.built:
+        print(f"Index is current: {report.path} (nothing to do; --force rebuilds)")
+        return
+    print(f"Indexed {report.documents} documents: {report.units} units ({report.questions} questions), "
+          f"{report.chunks} chunks in {report.seconds:.1f} s -> {report.path}")
+
+
+def _search_table(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    if result.refused:
+        console.print(f"[bold yellow]The sources do not cover this.[/] (best match {result.confidence:.2f}; "
+                      "nearest passages below)")
+    table = Table(show_lines=False, expand=True)
+    table.add_column("#", justify="right", width=2)
+    table.add_column("score", justify="right", width=5)
+    table.add_column("source", ratio=1)
+    table.add_column("question / passage", ratio=3)
+    for h in result.hits:
+        p = h.passage
+        snippet = (p.answer[:160] + "…") if len(p.answer) > 160 else p.answer
+        table.add_row(str(h.rank), f"{h.score:.2f}", p.ref,
+                      f"[bold]{p.title or p.kind}[/]\n[dim]{_escape(snippet)}[/]")
+    console.print(table)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@app.command()
+def search(
+    question: str = typer.Argument(..., help="The question, or - to read one question per line from stdin."),
+    k: Optional[int] = KOpt,
+    source: Optional[List[str]] = SourceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Find the passages that answer a question (hybrid dense + keyword search).
+
+    Examples:
+      rag search "What is dropout?"
+      rag search "How does batch normalization help?" -k 3 --source GeeksforGeeks --json
+      printf 'What is a GRU?\\nWhat is an epoch?\\n' | rag search --json -
+    """
+    pipe = _pipeline()
+    if question == "-":
+        _search_batch(pipe, k, source, as_json)
+        return
+    result = pipe.search(question, k, source)
+    _print_json(result.to_json()) if as_json else _search_table(result)
+
+
+def _search_batch(pipe, k, source, as_json: bool) -> None:
+    """One result per stdin line; a bad line gets an error object and exit code 1 at the end."""
+    failed = 0
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        try:
+            result = pipe.search(line, k, source)
+        except RagError as exc:
+            failed += 1
+            if as_json:
+                _print_json({"question": line[:200], "error": str(exc)})
+            else:
+                _err(f"error: {exc}")
+            continue
+        _print_json(result.to_json()) if as_json else _search_table(result)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _answer_text(answer) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+
+    console = Console(highlight=False)
+    for notice in answer.notices:
+        _err(f"note: {notice}")
+    if answer.refused:
+        console.print(Panel(answer.text, title="no answer", border_style="yellow"))
+        return
+    body = []
+    for s in answer.sentences or ():
+        marks = "".join(f"[{n}]" for n in s.cites)
+        line = _escape(s.text) + (f" [cyan]{_escape(marks)}[/]" if marks else "")
+        body.append(line if s.supported else f"[red]{line} (not supported by the sources)[/]")
+    text = " ".join(body) if body else _escape(answer.text)
+    console.print(Panel(text, title=f"answer ({answer.generator})", border_style="green"))
+    for c in answer.citations:
+        p = c.passage
+        console.print(f"[cyan][{c.n}][/] [bold]{_escape(p.ref)}[/] {_escape(p.title or '')}")
+        console.print(f"    [dim]“{_escape(c.quote)}”[/]")
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="The question."),
+    k: Optional[int] = KOpt,
+    source: Optional[List[str]] = SourceOpt,
+    generator: Generator = typer.Option(Generator.auto, "--generator", "-g", help="Who writes the answer."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Answer a question from the sources, citing passages as [1], [2] ...
+
+    Refuses ("The sources do not cover this.") when retrieval finds no answer.
+
+    Examples:
+      rag ask "How can the vanishing gradient problem be mitigated?"
+      rag ask "What is a GRU?" --generator extractive --json
+    """
+    pipe = _pipeline()
+    streamed = []
+
+    def on_token(token: str) -> None:
+        if not as_json and sys.stdout.isatty():
+            if not streamed:
+                sys.stdout.write("\n")
+            sys.stdout.write(token)
+            sys.stdout.flush()
+        streamed.append(token)
+
+    answer = pipe.ask(question, k=k, sources=source, generator=generator.value, on_token=on_token)
+    if streamed and not as_json and sys.stdout.isatty():
+        sys.stdout.write("\n\n")
+    _print_json(answer.to_json()) if as_json else _answer_text(answer)
+
+
+@app.command(name="eval")
+def eval_(
+    file: Path = typer.Argument(..., help="Question set in the eval/dev.jsonl format."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Measure hit@1, hit@5, MRR@10, refusals and compare coverage on a question set.
+
+    Example: rag eval eval/dev.jsonl
+    """
+    from rag.evaluate import evaluate, load_questions
+
+    rows = load_questions(file)
+    report = evaluate(_pipeline(), rows)
+    data = report.to_json()
+    if as_json:
+        _print_json(data)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title=f"{file} ({len(rows)} questions)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("hit@1", f"{report.hit1:.3f}")
+    table.add_row("hit@5", f"{report.hit5:.3f}")
+    table.add_row("MRR@10", f"{report.mrr10:.3f}")
+    table.add_row("out-of-corpus refused", f"{report.refused_unanswerable} / {report.unanswerable}")
+    table.add_row("answerable refused", f"{report.refused_answerable} / {report.answerable}")
+    if report.compare_rows:
+        table.add_row("compare coverage", f"{report.compare_coverage:.3f} ({report.compare_rows} rows)")
+        table.add_row("compare precision", f"{report.compare_precision:.3f}")
+    console.print(table)
+    for m in report.misses:
+        console.print(f"[yellow]{m['kind']}[/] {m.get('id')}: {_escape(m['question'])} "
+                      f"[dim]{_escape(json.dumps({k: v for k, v in m.items() if k not in ('id', 'question', 'kind')}, ensure_ascii=False))}[/]")
+
+
+def main() -> None:
+    """Entry point: run the app behind one error boundary."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=sys.argv[1:], prog_name="rag", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as a return value
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except _cx.ClickException as exc:  # usage errors: exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _err("aborted")
+        sys.exit(130)
+    except RagError as exc:
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        _err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # a closed pipe (| head) is not an error
+        sys.exit(0)
+    except Exception as exc:  # pragma: no cover - the last line of defence
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (set RAG_DEBUG=1 for details)")
+        sys.exit(3)

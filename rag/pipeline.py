@@ -1,0 +1,58 @@
+"""The one pipeline the CLI and the UI both call: search, ask, compare.
+
+Holds the loaded index and retriever; answers are built by the generator modules
+and always returned as ``Answer`` records.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rag.config import Settings
+from rag.index import Index, open_index
+from rag.records import Answer, SearchResult
+from rag.retrieve import Retriever
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline:
+    """Question answering over the corpus index; safe to share between threads."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        notify: Callable[[str], None] = lambda _msg: None,
+        progress: bool = False,
+        index: Index | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.notify = notify
+        self.index = index or open_index(self.settings, notify=notify, progress=progress)
+        self.retriever = Retriever(self.index)
+
+    def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> SearchResult:
+        """Ranked passages for a question and the refusal decision."""
+        return self.retriever.search(question, k or self.settings.k, sources)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        sources: list[str] | None = None,
+        generator: str = "extractive",
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer a question with checked citations; refusals never call a model."""
+        from rag.answer import extractive_answer, refusal
+        from rag.generate import answer_with_model, resolve_generator
+
+        result = self.search(question, k, sources)
+        name = resolve_generator(generator, self.settings)
+        if result.refused:
+            return refusal(result.question, name)
+        if name == "extractive":
+            return extractive_answer(result, self.index.encoder)
+        return answer_with_model(result, name, self, on_token=on_token)

@@ -1,0 +1,155 @@
+"""Typed records that cross module borders: passages, hits, answers, citations.
+
+Each record has ``to_json()`` giving the documented JSON shape, so the CLI, the UI
+and tests all see one schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Passage",
+    "Hit",
+    "SearchResult",
+    "Citation",
+    "SentenceSupport",
+    "Answer",
+    "REFUSAL_TEXT",
+]
+
+REFUSAL_TEXT = "The sources do not cover this."
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A question with its answer (or other text) from one corpus file.
+
+    ``text == file_text[start:end]`` exactly; ``answer`` is the cleaned body a reader
+    is shown and quoted from (markup, labels and captions removed).
+    """
+
+    id: int
+    source: str
+    label: str
+    kind: str
+    section: str | None
+    qnum: int | None
+    title: str | None
+    start: int
+    end: int
+    text: str
+    answer: str
+
+    @property
+    def ref(self) -> str:
+        """Human reference such as 'GeeksforGeeks Q43' or 'Multisoft Systems Advance-Level Q6'."""
+        if self.qnum is None:
+            return f"{self.label} ({self.kind})"
+        section = f" {self.section}" if self.section else ""
+        return f"{self.label}{section} Q{self.qnum}"
+
+    def to_json(self) -> dict:
+        """The passage fields of the JSON schema."""
+        return {
+            "source": self.source,
+            "label": self.label,
+            "kind": self.kind,
+            "title": self.title,
+            "qnum": self.qnum,
+            "section": self.section,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage found for a question, its fused score and the signals behind it."""
+
+    passage: Passage
+    score: float
+    rank: int
+    dense: float = 0.0
+    title: float = 0.0
+    keyword: float = 0.0
+
+    def to_json(self) -> dict:
+        """One element of ``passages`` in ``rag search --json``."""
+        return {"rank": self.rank, **self.passage.to_json(), "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits for a question, and whether the corpus is judged not to answer it."""
+
+    question: str
+    hits: tuple[Hit, ...]
+    refused: bool
+    confidence: float
+
+    def to_json(self) -> dict:
+        """``rag search --json`` output."""
+        return {
+            "question": self.question,
+            "refused": self.refused,
+            "confidence": round(self.confidence, 4),
+            "passages": [h.to_json() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Passage ``n`` (1-based marker [n]) as cited by an answer, with the quoted words."""
+
+    n: int
+    passage: Passage
+    quote: str
+
+    def to_json(self) -> dict:
+        """One element of ``citations`` in ``rag ask --json``."""
+        return {"n": self.n, **self.passage.to_json(), "quote": self.quote}
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    """One answer sentence, the passages it cites, and whether they back it."""
+
+    text: str
+    cites: tuple[int, ...]
+    supported: bool
+    support: float
+
+    def to_json(self) -> dict:
+        """One element of ``sentences`` in ``rag ask --json``."""
+        return {"text": self.text, "cites": list(self.cites), "supported": self.supported,
+                "support": round(self.support, 3)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer to a question with its checked citations; the same for every generator."""
+
+    question: str
+    text: str
+    refused: bool
+    generator: str
+    citations: tuple[Citation, ...] = ()
+    sentences: tuple[SentenceSupport, ...] = ()
+    notices: tuple[str, ...] = ()
+    removed_markers: int = 0
+    stats: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """``rag ask --json`` output."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "generator": self.generator,
+            "citations": [c.to_json() for c in self.citations],
+            "sentences": [s.to_json() for s in self.sentences],
+            "removed_markers": self.removed_markers,
+            "notices": list(self.notices),
+        }

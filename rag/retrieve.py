@@ -1,0 +1,158 @@
+"""Hybrid retrieval over question-and-answer passages, with abstention.
+
+Signals per passage:
+
+- ``dense``: cosine of the question with the passage's best chunk (title + answer);
+- ``title``: cosine of the question with the passage's question title alone;
+- ``keyword``: BM25 over titles plus BM25 over answers, divided by the query's best.
+
+Fused linearly: ``dense + 0.3 * title + 0.1 * keyword``. Measured on the dev set
+(``rag eval``), this beat reciprocal rank fusion of the same signals (hit@1 0.86) and
+each signal alone (dense 0.97, BM25 0.58-0.81); the weights sit in the middle of a
+plateau (title 0.3-0.5, keyword 0.05-0.15) rather than on a peak.
+
+Abstention: the question is refused when no passage's dense cosine reaches
+``refuse_below``. Chosen on the whole dev set as the midpoint of the gap between
+the best out-of-corpus score (0.41) and the worst answerable one (0.45).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.config import MAX_QUESTION_CHARS
+from rag.errors import UserError
+from rag.index import Index
+from rag.keyword import tokenize
+from rag.records import Hit, SearchResult
+
+__all__ = ["Retriever", "RetrievalParams", "Signals", "clean_question"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_question(question: str) -> str:
+    """Validate a question: not empty, not over 2,000 characters; control characters dropped."""
+    if question is None or not question.strip():
+        raise UserError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UserError(f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+    cleaned = re.sub(r"\s+", " ", _CONTROL.sub(" ", question)).strip()
+    if not cleaned:
+        raise UserError("the question is empty")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """Fusion weights and the abstention threshold (see the module docstring)."""
+
+    title_weight: float = 0.3
+    keyword_weight: float = 0.1
+    refuse_below: float = 0.43
+    kinds: tuple[str, ...] = ("qa", "intro")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Per-passage scores for one question; arrays are indexed by passage id."""
+
+    dense: np.ndarray
+    title: np.ndarray
+    keyword: np.ndarray
+    fused: np.ndarray
+
+
+class Retriever:
+    """Search an ``Index``: hybrid ranking, source filter, and a refusal decision."""
+
+    def __init__(self, index: Index, params: RetrievalParams | None = None) -> None:
+        self.index = index
+        self.params = params or RetrievalParams()
+        self._kind_mask = np.array([p.kind in self.params.kinds for p in index.passages], dtype=bool)
+        self._source_of = np.array([p.source for p in index.passages])
+
+    def resolve_sources(self, names: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+        """Map labels, file names, stems or numeric prefixes (e.g. '003') to corpus file names."""
+        if not names:
+            return ()
+        out = []
+        for name in names:
+            key = name.strip().lower()
+            found = [
+                src for src, info in self.index.sources.items()
+                if key in (src.lower(), src.lower().removesuffix(".txt"), info["label"].lower(),
+                           src.split("_", 1)[0])
+            ]
+            if not found:
+                known = ", ".join(f"{s.split('_', 1)[0]} ({i['label']})" for s, i in self.index.sources.items())
+                raise UserError(f"unknown source {name!r}; known sources: {known}")
+            out.extend(found)
+        return tuple(dict.fromkeys(out))
+
+    def signals(self, question: str, vector: np.ndarray | None = None) -> Signals:
+        """Compute every passage's scores for ``question`` (an already-clean question)."""
+        ix = self.index
+        q = ix.encoder.encode([question])[0] if vector is None else vector
+        n = len(ix.passages)
+        chunk_scores = _all_scores(ix.dense, q)
+        dense = np.full(n, -1.0, dtype=np.float32)
+        np.maximum.at(dense, ix.chunk_passage, chunk_scores)
+        title = _all_scores(ix.titles, q)
+        tokens = tokenize(question)
+        kw = ix.keyword_title.scores(tokens) + ix.keyword_body.scores(tokens)
+        top = float(kw.max()) if len(kw) else 0.0
+        keyword = kw / top if top > 0 else kw
+        p = self.params
+        fused = dense + p.title_weight * title + p.keyword_weight * keyword
+        return Signals(dense, title, keyword, fused)
+
+    def mask(self, sources: tuple[str, ...] = (), include_boilerplate: bool = False) -> np.ndarray:
+        """Which passages may be returned, given a source filter."""
+        m = np.ones(len(self.index.passages), dtype=bool) if include_boilerplate else self._kind_mask.copy()
+        if sources:
+            m &= np.isin(self._source_of, list(sources))
+        return m
+
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        sources: list[str] | tuple[str, ...] | None = None,
+        include_boilerplate: bool = False,
+    ) -> SearchResult:
+        """The ``k`` best passages for ``question`` and whether to refuse answering.
+
+        Raises ``UserError`` for an empty or over-long question, an unknown source, or k < 1.
+        """
+        if k < 1:
+            raise UserError("k must be at least 1")
+        question = clean_question(question)
+        allowed = self.mask(self.resolve_sources(sources), include_boilerplate)
+        sig = self.signals(question)
+        return self.rank(question, sig, allowed, k)
+
+    def rank(self, question: str, sig: Signals, allowed: np.ndarray, k: int) -> SearchResult:
+        """Turn signals into a ``SearchResult`` over the ``allowed`` passages."""
+        fused = np.where(allowed, sig.fused, -np.inf)
+        order = np.argsort(-fused, kind="stable")[: min(k, int(allowed.sum()))]
+        hits = tuple(
+            Hit(self.index.passages[i], float(sig.fused[i]), rank + 1, float(sig.dense[i]),
+                float(sig.title[i]), float(sig.keyword[i]))
+            for rank, i in enumerate(order)
+        )
+        best = float(np.max(np.where(allowed, sig.dense, -1.0))) if allowed.any() else -1.0
+        return SearchResult(question, hits, best < self.params.refuse_below, best)
+
+
+def _all_scores(faiss_index, q: np.ndarray) -> np.ndarray:
+    """Inner product of ``q`` with every row, in row order (flat index: exact)."""
+    n = faiss_index.ntotal
+    scores, ids = faiss_index.search(q.reshape(1, -1).astype(np.float32), n)
+    out = np.full(n, -1.0, dtype=np.float32)
+    valid = ids[0] >= 0  # FAISS pads missing hits with -1
+    out[ids[0][valid]] = scores[0][valid]
+    return out

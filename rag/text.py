@@ -1,0 +1,37 @@
+"""Sentence splitting shared by the extractive answerer and the citation checker."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["split_sentences"]
+
+# A sentence ends at . ! ? followed by space and a capital, digit, quote or bracket;
+# common abbreviations and decimals do not end one.
+_END = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+(?=[\"'“(\[A-Z0-9•\-])")
+_BULLET = re.compile(r"^(?:[•●▪◦*\-–]+|\d{1,2}[.)])\s+")
+_ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|Fig|Eq|Dr|Mr|Ms|No)\.$", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences; line breaks (bullets, table rows) always end one.
+
+    Leading bullet marks and list numbers are dropped: they are layout, not words.
+    """
+    out: list[str] = []
+    for line in text.splitlines():
+        line = _BULLET.sub("", line.strip())
+        if not line:
+            continue
+        start = 0
+        for m in _END.finditer(line):
+            piece = line[start : m.start()].strip()
+            if _ABBREV.search(piece):
+                continue
+            if piece:
+                out.append(piece)
+            start = m.end()
+        tail = line[start:].strip()
+        if tail:
+            out.append(tail)
+    return out

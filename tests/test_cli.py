@@ -1,0 +1,120 @@
+"""The ``rag`` command through its real entry point: output, JSON schema, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import CORPUS
+
+PASSAGE_KEYS = {"rank", "source", "label", "title", "qnum", "section", "text", "start", "end", "score"}
+
+
+def file_text(source: str) -> str:
+    return (CORPUS / source).read_bytes().decode("utf-8")
+
+
+def test_search_json_schema(run_cli):
+    r = run_cli("search", "What is batch normalization?", "-k", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert {"question", "refused", "passages"} <= set(data) and data["refused"] is False
+    assert len(data["passages"]) == 3
+    for i, p in enumerate(data["passages"], 1):
+        assert PASSAGE_KEYS <= set(p) and p["rank"] == i
+        assert file_text(p["source"])[p["start"] : p["end"]] == p["text"]
+
+
+def test_search_table_output(run_cli):
+    r = run_cli("search", "What is a GRU?", "-k", "2")
+    assert r.returncode == 0 and "What is GRU and How it works?" in r.stdout and "GeeksforGeeks" in r.stdout
+
+
+def test_refusal_is_success(run_cli):
+    r = run_cli("search", "Who wrote Pride and Prejudice?", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["refused"] is True
+    r = run_cli("ask", "Who wrote Pride and Prejudice?", "--json", "--generator", "extractive")
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["refused"] and data["citations"] == []
+    assert data["answer"] == "The sources do not cover this."
+
+
+def test_batch_mode_one_process(run_cli):
+    questions = ["What is a GRU?", "", "What is an epoch?", "x" * 2500, "Who wrote Pride and Prejudice?"]
+    r = run_cli("search", "--json", "-", "-k", "2", stdin="\n".join(questions) + "\n")
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(lines) == 4  # the blank line is skipped
+    assert lines[0]["passages"][0]["qnum"] == 45
+    assert "error" in lines[2] and "limit" in lines[2]["error"]
+    assert lines[3]["refused"] is True
+    assert r.returncode == 1  # one line failed
+
+
+def test_ask_extractive_json_cites_real_passages(run_cli):
+    r = run_cli("ask", "How can the vanishing gradient problem be mitigated?", "--generator", "extractive", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert {"question", "answer", "refused", "generator", "citations"} <= set(data)
+    assert data["generator"] == "extractive" and not data["refused"]
+    assert data["citations"] and [c["n"] for c in data["citations"]] == list(range(1, len(data["citations"]) + 1))
+    for c in data["citations"]:
+        assert f"[{c['n']}]" in data["answer"]
+        text = file_text(c["source"])
+        assert text[c["start"] : c["end"]] == c["text"]
+        for part in c["quote"].split(" … "):
+            assert part.split(" ", 1)[1][:30] in " ".join(c["text"].split())
+
+
+def test_ask_text_output(run_cli):
+    r = run_cli("ask", "What is dropout?", "--generator", "extractive")
+    assert r.returncode == 0 and "[1]" in r.stdout and "answer (extractive)" in r.stdout
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (("search", ""), 1, "error: the question is empty"),
+    (("search", "   "), 1, "error: the question is empty"),
+    (("search", "q" * 2001), 1, "limit is 2,000"),
+    (("search", "dropout", "--source", "nope"), 1, "unknown source 'nope'"),
+    (("ask", " ", "-g", "extractive"), 1, "error: the question is empty"),
+    (("eval", "no/such/file.jsonl"), 1, "question set not found"),
+    (("search",), 2, "Missing argument"),
+    (("search", "x", "-k", "0"), 2, "Invalid value"),
+    (("ask", "x", "--generator", "gpt9"), 2, "Invalid value"),
+    (("frobnicate",), 2, "No such command"),
+])
+def test_exit_codes_and_one_line_errors(run_cli, args, code, message):
+    r = run_cli(*args)
+    assert r.returncode == code
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    if code == 1:
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_corpus_is_a_user_error(run_cli, cli_env, tmp_path):
+    bad = tmp_path / "corpus"
+    bad.mkdir()
+    (bad / "x.txt").write_bytes(b"\xff\xfe\x00bad")
+    env = dict(cli_env, RAG_HOME=str(tmp_path / "home"))
+    r = run_cli("ingest", "--corpus", str(bad), env=env)
+    assert r.returncode == 1 and r.stderr.strip() == "error: x.txt is not UTF-8 text (byte 0)"
+    r = run_cli("ingest", "--corpus", str(tmp_path / "missing"), env=env)
+    assert r.returncode == 1 and "corpus folder not found" in r.stderr
+
+
+def test_unknown_setting_is_a_user_error(run_cli, cli_env):
+    r = run_cli("search", "x", env=dict(cli_env, RAG_KAY="3"))
+    assert r.returncode == 1 and "unknown setting RAG_KAY" in r.stderr
+
+
+def test_ingest_reports_current_index(run_cli):
+    r = run_cli("ingest")
+    assert r.returncode == 0 and "Index is current" in r.stdout
+
+
+def test_eval_command(run_cli):
+    r = run_cli("eval", "eval/dev.jsonl", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["hit@1"] >= 0.85 and data["refused_unanswerable"] >= 5 and "misses" in data

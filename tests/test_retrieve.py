@@ -1,0 +1,86 @@
+"""Retrieval quality, abstention, filters and the langchain retriever on the real index."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import UserError
+from rag.evaluate import evaluate, is_relevant, load_questions, normalise
+from tests.conftest import DEV
+
+
+def test_dev_set_targets(pipeline):
+    rep = evaluate(pipeline, load_questions(DEV))
+    assert rep.hit1 >= 0.85 and rep.hit5 >= 0.97 and rep.mrr10 >= 0.90
+    assert rep.refused_unanswerable >= 5 and rep.unanswerable == 6
+    assert rep.refused_answerable <= 1
+
+
+@pytest.mark.parametrize("question,source,qnum", [
+    ("What is a GRU?", "003_5c83a72077dff821.txt", 45),
+    ("What is the Boltzmann machine?", "000_4ab14a2e9b84814d.txt", 12),
+    ("What is a Fourier transform?", "004_72fcb9cbaed1c214.txt", 8),
+    ("Difference between L1 and L2 regularization", "002_ee6c0078dbc8d3dd.txt", 2),
+])
+def test_top_hit(pipeline, question, source, qnum):
+    top = pipeline.search(question, k=3).hits[0].passage
+    assert (top.source, top.qnum) == (source, qnum)
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "How do I bake sourdough bread?",
+                                      "asdf qwerty zxcv"])
+def test_out_of_corpus_is_refused(pipeline, question):
+    assert pipeline.search(question).refused
+
+
+def test_source_filter_by_label_file_and_prefix(pipeline):
+    for name in ("GeeksforGeeks", "003_5c83a72077dff821.txt", "003", "geeksforgeeks"):
+        res = pipeline.search("What is dropout?", k=5, sources=[name])
+        assert res.hits and {h.passage.source for h in res.hits} == {"003_5c83a72077dff821.txt"}
+    both = pipeline.search("What is dropout?", k=10, sources=["001", "Nathan Rosidi"])
+    assert {h.passage.source for h in both.hits} == {"001_52d4fbde0eb810a1.txt", "002_ee6c0078dbc8d3dd.txt"}
+    with pytest.raises(UserError, match="unknown source"):
+        pipeline.search("What is dropout?", sources=["nope"])
+
+
+def test_a_source_that_lacks_the_topic_refuses(pipeline):
+    # the 'Top DL Q&A' list has nothing on attention
+    assert pipeline.search("What is the attention mechanism?", sources=["004"]).refused
+    assert not pipeline.search("What is the attention mechanism?").refused
+
+
+def test_boilerplate_is_not_searched_by_default(pipeline):
+    res = pipeline.search("Multisoft Systems training certificate course schedule", k=10)
+    assert all(h.passage.kind != "boilerplate" for h in res.hits)
+
+
+@pytest.mark.parametrize("bad,match", [("", "empty"), ("   \n\t ", "empty"), ("x" * 2001, "limit"),
+                                       ("\x00\x01\x02", "empty")])
+def test_bad_questions(pipeline, bad, match):
+    with pytest.raises(UserError, match=match):
+        pipeline.search(bad)
+
+
+def test_hits_are_ranked_unique_passages(pipeline):
+    hits = pipeline.search("vanishing gradient", k=10).hits
+    assert [h.rank for h in hits] == list(range(1, 11))
+    assert len({h.passage.id for h in hits}) == 10
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_relevance_rule_normalises_like_the_readme():
+    assert normalise("**Q3. ****What’s “this” — x?**") == "q3. what's \"this\" - x?"
+
+
+def test_langchain_retriever_returns_documents(pipeline):
+    from langchain_core.documents import Document
+
+    from rag.langchain import PassageRetriever
+
+    retriever = PassageRetriever(pipeline=pipeline, k=3)
+    docs = retriever.invoke("Explain LSTM networks.")
+    assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
+    meta = docs[0].metadata
+    assert {"source", "label", "title", "qnum", "section", "start", "end", "score", "rank"} <= set(meta)
+    assert docs[0].page_content == (pipeline.index.file_text(meta["source"]))[meta["start"]:meta["end"]]
+    assert PassageRetriever(pipeline=pipeline).invoke("Who wrote Pride and Prejudice?") == []
