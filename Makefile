@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := llm,api,ui,test
+EXTRAS := llm,api,server,ui,test
 
 .PHONY: run test setup ingest clean
 

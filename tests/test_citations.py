@@ -1,0 +1,69 @@
+"""The citation checker, table-driven, with the real embedding model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import check_citations
+from rag.records import Passage
+
+
+def passage(pid: int, title: str, answer: str) -> Passage:
+    text = f"{pid}. {title}\n{answer}"
+    return Passage(pid, "t.txt", "Test", "qa", None, pid, title, 0, len(text), text, answer)
+
+
+P = [
+    passage(1, "What is dropout?", "Dropout is a regularization technique used to prevent overfitting in neural "
+            "networks. During training, dropout randomly sets a fraction of the input units to zero."),
+    passage(2, "What is batch normalization?", "Batch normalization normalizes the inputs of each layer to have "
+            "zero mean and unit variance. It stabilizes and accelerates training."),
+    passage(3, "What is a GRU?", "A GRU is a recurrent neural network with an update gate and a reset gate. It "
+            "has fewer parameters than an LSTM."),
+]
+
+CASES = [
+    # name, answer, expected [(cites, supported)], removed markers
+    ("copies a passage", "Dropout is a regularization technique used to prevent overfitting in neural networks. [1]",
+     [((1,), True)], 0),
+    ("hallucinated marker removed and counted",
+     "Dropout randomly sets a fraction of the input units to zero during training [7].", [((1,), True)], 1),
+    ("sentence without a marker gets its passage",
+     "Batch normalization normalizes the inputs of each layer to zero mean and unit variance.", [((1,), True)], 0),
+    ("wrong marker replaced by the supporting passage",
+     "A GRU has an update gate and a reset gate. [1]", [((1,), True)], 0),
+    ("unsupported claim is flagged and cites nothing",
+     "Dropout was invented by Napoleon in 1805 for cavalry horses. [1]", [((), False)], 0),
+    ("mixed answer: markers renumbered by first use",
+     "A GRU has fewer parameters than an LSTM [3]. Batch normalization stabilizes and accelerates training [2]. "
+     "Quantum annealing solves it in constant time [2].",
+     [((1,), True), ((2,), True), ((), False)], 0),
+    ("markers after the full stop belong to the sentence before",
+     "Dropout prevents overfitting in neural networks. [1], [2] It stabilizes and accelerates training. [2]",
+     [((1,), True), ((2,), True)], 0),
+    ("zero and negative-looking markers are invalid", "Dropout prevents overfitting [0].", [((1,), True)], 1),
+]
+
+
+@pytest.mark.parametrize("name,answer,expected,removed", CASES, ids=[c[0] for c in CASES])
+def test_checker(index, name, answer, expected, removed):
+    checked = check_citations(answer, P, index.encoder)
+    assert [(s.cites, s.supported) for s in checked.sentences] == expected
+    assert checked.removed_markers == removed
+    # every marker left in the text points at a listed citation, numbered 1..n
+    assert [c.n for c in checked.citations] == list(range(1, len(checked.citations) + 1))
+    for c in checked.citations:
+        assert f"[{c.n}]" in checked.text and c.quote in c.passage.answer
+    for s in checked.sentences:
+        if s.supported and s.cites:
+            assert s.support >= 0.5
+
+
+def test_citation_points_at_the_right_passage(index):
+    checked = check_citations("A GRU has an update gate and a reset gate. [1]", P, index.encoder)
+    assert checked.citations[0].passage.title == "What is a GRU?" and checked.reattached == 1
+
+
+def test_empty_or_marker_only_answer(index):
+    assert check_citations("", P, index.encoder).sentences == ()
+    assert check_citations("[1] [2]", P, index.encoder).sentences == ()
