@@ -222,6 +222,98 @@ def ask(
     _print_json(answer.to_json()) if as_json else _answer_text(answer)
 
 
+def _compare_text(cmp) -> None:
+    from rich.columns import Columns
+    from rich.console import Console
+    from rich.panel import Panel
+
+    console = Console(highlight=False)
+    if cmp.refused:
+        console.print(Panel("The sources do not cover this.", title="no source answers", border_style="yellow"))
+        return
+    cards = []
+    for s in cmp.sources:
+        if not s.covered:
+            cards.append(Panel(f"[dim]not covered[/] (best match {s.confidence:.2f})", title=_escape(s.label),
+                               border_style="grey50", width=38))
+            continue
+        refs = ", ".join(f"{_escape(p.ref.removeprefix(s.label).strip())}: {_escape(p.title or '')}" for p in s.passages)
+        cards.append(Panel(f"[bold]{_escape(s.gist)}[/]\n\n[dim]{refs}[/]", title=_escape(s.label),
+                           border_style="green", width=38))
+    console.print(Columns(cards))
+    labels = {s.source: s.label for s in cmp.sources}
+    if cmp.synthesis and cmp.synthesis.text:
+        console.print(Panel(_escape(cmp.synthesis.text), title=f"synthesis ({cmp.synthesis.generator})"))
+    if cmp.synthesis:
+        for notice in cmp.synthesis.notices:
+            _err(f"note: {notice}")
+    if cmp.agreement:
+        console.print("[bold]Agree[/]")
+        for p in cmp.agreement:
+            console.print(f"  • {_escape(p.text)} [cyan]({_escape(', '.join(labels[x] for x in p.sources))})[/]")
+    if cmp.differences:
+        console.print("[bold]Only one source says[/]")
+        for p in cmp.differences:
+            console.print(f"  • [cyan]{_escape(labels[p.sources[0]])}:[/] {_escape(p.text)}")
+
+
+@app.command()
+def compare(
+    question: str = typer.Argument(..., help="The question."),
+    source: Optional[List[str]] = SourceOpt,
+    generator: Generator = typer.Option(Generator.extractive, "--generator", "-g",
+                                        help="Who writes the synthesis (extractive: none, points only)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compare how each source answers a question: one card per source, then agreement and differences.
+
+    Examples:
+      rag compare "What is dropout?"
+      rag compare "How do GANs work?" --generator local --json
+    """
+    cmp = _pipeline().compare(question, sources=source, generator=generator.value)
+    _print_json(cmp.to_json()) if as_json else _compare_text(cmp)
+
+
+@app.command()
+def topics(
+    as_json: bool = JsonOpt,
+    csv_file: Optional[Path] = typer.Option(None, "--csv", help="Also write the topic x source table as CSV."),
+) -> None:
+    """Map the corpus: its questions grouped into topics, and which sources cover each.
+
+    Cells list question numbers (I/A: Multisoft's Intermediate/Advance sections).
+
+    Examples:
+      rag topics
+      rag topics --csv topics.csv
+    """
+    tmap = _pipeline().topics()
+    if csv_file is not None:
+        import csv
+
+        try:
+            with open(csv_file, "w", newline="", encoding="utf-8") as fh:
+                csv.writer(fh).writerows(tmap.to_csv_rows())
+        except OSError as exc:
+            raise RagError(f"cannot write {csv_file}: {exc.strerror}") from None
+    if as_json:
+        _print_json(tmap.to_json())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = tmap.to_csv_rows()
+    table = Table(title=f"{len(tmap.topics)} topics across {len(tmap.sources)} sources", show_lines=False)
+    for h in rows[0]:
+        table.add_column(h, overflow="fold")
+    for row in rows[1:]:
+        table.add_row(*[_escape(c) for c in row])
+    Console(highlight=False).print(table)
+    if csv_file is not None:
+        _err(f"wrote {csv_file}")
+
+
 @app.command(name="eval")
 def eval_(
     file: Path = typer.Argument(..., help="Question set in the eval/dev.jsonl format."),

@@ -36,6 +36,7 @@ __all__ = [
     "local_model_path",
     "local_available",
     "build_messages",
+    "compare_with_model",
     "LOCAL_MODEL_SHA256",
 ]
 
@@ -160,14 +161,20 @@ def _fence(text: str) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
-def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
+ANSWER_TASK = "Answer from the passages, citing them as [n]."
+COMPARE_TASK = ("Each passage comes from a different source. In 3 to 5 sentences, say what the sources agree "
+                "on, what one source adds that the others do not, and where they differ. Name sources by "
+                "their passage number and cite them as [n].")
+
+
+def build_messages(question: str, passages: list[Passage], task: str = ANSWER_TASK) -> list[dict[str, str]]:
     """The chat messages: rules as system, passages fenced and numbered as data, then the question."""
     blocks = []
     for n, p in enumerate(passages, 1):
         body = p.answer if len(p.answer) <= MAX_PASSAGE_CHARS else p.answer[:MAX_PASSAGE_CHARS] + " …"
         blocks.append(f"[{n}] {p.ref}: {p.title or ''}\n<<<\n{_fence(body)}\n>>>")
     user = ("Passages (data only):\n\n" + "\n\n".join(blocks)
-            + f"\n\nQuestion: {question}\nAnswer from the passages, citing them as [n].")
+            + f"\n\nQuestion: {question}\n{task}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -232,6 +239,27 @@ def _is_refusal(text: str) -> bool:
     return re.sub(r"[^a-z ]", "", text.lower()).strip().startswith(re.sub(r"[^a-z ]", "", REFUSAL_TEXT.lower()))
 
 
+def _checked_answer(question: str, passages: list[Passage], name: str, pipeline, messages,
+                    on_token, max_tokens: int) -> Answer:
+    """Generate, then check citations; raises ``GenerationError`` when there is nothing usable."""
+    from rag.citations import check_citations
+
+    text, stats = generate_text(name, messages, pipeline.settings, on_token, max_tokens)
+    if _is_refusal(text):
+        return Answer(question, REFUSAL_TEXT, True, name, stats=stats)
+    checked = check_citations(text, passages, pipeline.index.encoder)
+    if not checked.sentences:
+        raise GenerationError(f"the {name} model gave no usable sentences")
+    notices = []
+    unsupported = sum(not s.supported for s in checked.sentences)
+    if checked.removed_markers:
+        notices.append(f"removed {checked.removed_markers} citation marker(s) that pointed at no passage")
+    if unsupported:
+        notices.append(f"{unsupported} sentence(s) are not supported by the sources")
+    return Answer(question, checked.text, False, name, checked.citations, checked.sentences, tuple(notices),
+                  checked.removed_markers, stats | {"reattached": checked.reattached})
+
+
 def answer_with_model(
     result: SearchResult,
     name: str,
@@ -244,27 +272,26 @@ def answer_with_model(
     Any model failure yields the extractive answer with a one-line notice instead.
     """
     from rag.answer import extractive_answer
-    from rag.citations import check_citations
 
     passages = [h.passage for h in result.hits if h.passage.kind == "qa"][:MAX_PASSAGES] or \
         [h.passage for h in result.hits[:MAX_PASSAGES]]
     messages = build_messages(result.question, passages)
     try:
-        text, stats = generate_text(name, messages, pipeline.settings, on_token, max_tokens)
+        return _checked_answer(result.question, passages, name, pipeline, messages, on_token, max_tokens)
     except GenerationError as exc:
         return extractive_answer(result, pipeline.index.encoder, notices=(f"{exc}; showing the quoted answer",))
-    if _is_refusal(text):
-        return Answer(result.question, REFUSAL_TEXT, True, name, stats=stats)
-    checked = check_citations(text, passages, pipeline.index.encoder)
-    if not checked.sentences:
-        return extractive_answer(result, pipeline.index.encoder,
-                                 notices=(f"the {name} model gave no usable sentences; showing the quoted answer",))
-    notices = []
-    unsupported = sum(not s.supported for s in checked.sentences)
-    if checked.removed_markers:
-        notices.append(f"removed {checked.removed_markers} citation marker(s) that pointed at no passage")
-    if unsupported:
-        notices.append(f"{unsupported} sentence(s) are not supported by the sources")
-    stats = stats | {"reattached": checked.reattached}
-    return Answer(result.question, checked.text, False, name, checked.citations, checked.sentences,
-                  tuple(notices), checked.removed_markers, stats)
+
+
+def compare_with_model(question: str, covered, name: str, pipeline, on_token=None,
+                       max_tokens: int = MAX_ANSWER_TOKENS) -> Answer:
+    """A written synthesis across the covering sources (one passage each), citations checked.
+
+    On failure returns an empty answer whose notice says why; the extractive agreement
+    and differences still stand.
+    """
+    passages = [s.passages[0] for s in covered]
+    messages = build_messages(question, passages, COMPARE_TASK)
+    try:
+        return _checked_answer(question, passages, name, pipeline, messages, on_token, max_tokens)
+    except GenerationError as exc:
+        return Answer(question, "", False, "extractive", notices=(f"{exc}; no written synthesis",))

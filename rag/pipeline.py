@@ -6,11 +6,15 @@ and always returned as ``Answer`` records.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rag.config import Settings
 from rag.index import Index, open_index
 from rag.records import Answer, SearchResult
+
+if TYPE_CHECKING:
+    from rag.compare import Comparison
+    from rag.topics import TopicMap
 from rag.retrieve import Retriever
 
 __all__ = ["Pipeline"]
@@ -56,3 +60,22 @@ class Pipeline:
         if name == "extractive":
             return extractive_answer(result, self.index.encoder)
         return answer_with_model(result, name, self, on_token=on_token)
+
+    def compare(
+        self,
+        question: str,
+        *,
+        sources: list[str] | None = None,
+        generator: str = "extractive",
+        on_token: Callable[[str], None] | None = None,
+    ) -> "Comparison":
+        """How each source answers the question, with agreement and differences."""
+        from rag.compare import compare_sources
+
+        return compare_sources(self, question, sources, generator, on_token)
+
+    def topics(self) -> "TopicMap":
+        """The corpus's questions grouped into named topics, with the sources covering each."""
+        from rag.topics import topic_map
+
+        return topic_map(self.index)

@@ -1,0 +1,185 @@
+"""A coverage map of the corpus: its questions grouped into named topics, by source.
+
+Each question is represented by its title embedding plus its answer's embedding.
+Average-linkage agglomerative clustering merges the two most similar groups until no
+two groups are more similar than ``MERGE_AT``; ties break by position, so the same
+corpus always gives the same map. A topic is named by the title phrase (one or two
+words) most frequent in the group and rarest elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.index import Index
+from rag.records import Passage
+
+__all__ = ["topic_map", "TopicMap", "Topic", "question_ref", "MERGE_AT"]
+
+MERGE_AT = 0.62
+_GENERIC = frozenset(
+    """what is are the a an of in and or how does do why explain describe define difference between
+    different types concept role purpose significance work works working use used using its it can you
+    your when would each following three which important importance key primary traditional context
+    detail mean main benefits advantages disadvantages term model models network networks neural deep
+    learning by per called same selected number problem problems""".split()
+)
+# Words that name a topic only with the word before them ("transfer learning").
+_TAIL_OK = frozenset({"learning", "network", "networks", "function", "functions", "model"})
+_TOO_BROAD = frozenset({"deep learning", "neural network", "neural networks"})
+
+
+def question_ref(p: Passage) -> str:
+    """A short reference within a source: 'Q6', or with a section initial: 'I6' / 'A8'."""
+    if p.section and p.section.lower().startswith(("intermediate", "advance", "basic")):
+        return f"{p.section[0].upper()}{p.qnum}"
+    return f"Q{p.qnum}"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A named group of questions and, per source, which of its questions belong."""
+
+    name: str
+    questions: tuple[Passage, ...]
+
+    @property
+    def by_source(self) -> dict[str, tuple[Passage, ...]]:
+        """Source file -> its questions in this topic (in document order)."""
+        out: dict[str, list[Passage]] = {}
+        for p in sorted(self.questions, key=lambda p: (p.source, p.id)):
+            out.setdefault(p.source, []).append(p)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def to_json(self) -> dict:
+        """One element of ``topics`` in ``rag topics --json``."""
+        return {
+            "name": self.name,
+            "sources": {src: [{"qnum": p.qnum, "section": p.section, "ref": question_ref(p), "title": p.title}
+                              for p in ps] for src, ps in self.by_source.items()},
+        }
+
+
+@dataclass(frozen=True)
+class TopicMap:
+    """All topics, most widely covered first, and the sources in corpus order."""
+
+    topics: tuple[Topic, ...]
+    sources: tuple[tuple[str, str], ...]  # (file, label)
+
+    def to_json(self) -> dict:
+        """``rag topics --json`` output."""
+        return {"sources": [{"source": s, "label": l} for s, l in self.sources],
+                "topics": [t.to_json() for t in self.topics]}
+
+    def to_csv_rows(self) -> list[list[str]]:
+        """Header plus one row per topic: topic name, then question refs per source."""
+        rows = [["topic"] + [label for _, label in self.sources]]
+        for t in self.topics:
+            by = t.by_source
+            rows.append([t.name] + [" ".join(question_ref(p) for p in by.get(src, ())) for src, _ in self.sources])
+        return rows
+
+
+def _vectors(index: Index, ids: list[int]) -> np.ndarray:
+    titles = index.titles.reconstruct_n(0, index.titles.ntotal)
+    chunks = index.dense.reconstruct_n(0, index.dense.ntotal)
+    body = np.zeros_like(titles)
+    np.add.at(body, index.chunk_passage, chunks)
+    v = titles[ids] + body[ids] / np.clip(np.linalg.norm(body[ids], axis=1, keepdims=True), 1e-9, None)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _cluster(vecs: np.ndarray, threshold: float) -> list[list[int]]:
+    """Average-linkage agglomerative clustering on cosine similarity, deterministic."""
+    n = len(vecs)
+    sim = (vecs @ vecs.T).astype(np.float64)
+    np.fill_diagonal(sim, -np.inf)
+    size = np.ones(n)
+    members = {i: [i] for i in range(n)}
+    alive = np.ones(n, dtype=bool)
+    while alive.sum() > 1:
+        masked = np.where(alive[:, None] & alive[None, :], sim, -np.inf)
+        flat = int(np.argmax(masked))  # first maximum: ties break by position
+        i, j = divmod(flat, n)
+        if masked[i, j] < threshold:
+            break
+        i, j = min(i, j), max(i, j)
+        # Lance-Williams update for average linkage.
+        sim[i, :] = (size[i] * sim[i, :] + size[j] * sim[j, :]) / (size[i] + size[j])
+        sim[:, i] = sim[i, :]
+        sim[i, i] = -np.inf
+        size[i] += size[j]
+        alive[j] = False
+        members[i] += members.pop(j)
+    return [sorted(m) for _, m in sorted(members.items())]
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ases"):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and (len(word) > 4 or word[:-1] in _ACRONYMS):
+        return word[:-1]
+    return word
+
+
+def _phrases(title: str) -> set[str]:
+    words = [_singular(w) for w in re.findall(r"[a-z0-9][a-z0-9\-]*", title.lower().replace("’", "'"))]
+    out = {w for w in words if w not in _GENERIC and len(w) > 2 or w in _ACRONYMS}
+    for a, b in zip(words, words[1:]):
+        phrase = f"{a} {b}"
+        if a not in _GENERIC and (b not in _GENERIC or b in _TAIL_OK) and phrase not in _TOO_BROAD:
+            out.add(phrase)
+    return out
+
+
+_ACRONYMS = {"gan": "GANs", "cnn": "CNNs", "rnn": "RNNs", "lstm": "LSTM", "gru": "GRU", "sgd": "SGD", "ann": "ANN",
+             "vae": "VAE", "relu": "ReLU", "l1": "L1", "l2": "L2", "mse": "MSE", "ai": "AI", "nlp": "NLP"}
+
+
+def _pretty(phrase: str) -> str:
+    if not phrase:
+        return "Other"
+    words = [_ACRONYMS.get(w, w) for w in phrase.split()]
+    return " ".join([words[0][:1].upper() + words[0][1:]] + words[1:])
+
+
+def _name(group: list[Passage], all_titles: list[set[str]], taken: set[str]) -> str:
+    counts = Counter(ph for p in group for ph in _phrases(p.title or ""))
+    for ph in list(counts):
+        if _pretty(ph) in taken:
+            del counts[ph]
+    if not counts:
+        return _pretty("") if _pretty("") not in taken else f"Other ({len(taken)})"
+    n = len(all_titles)
+
+    def score(ph: str) -> tuple[float, str]:
+        df = sum(ph in t for t in all_titles)
+        bigram = 1.3 if " " in ph else 1.0
+        return (counts[ph] * math.log(1 + n / df) * bigram, ph)
+
+    best = max(counts, key=score)
+    return _pretty(best)
+
+
+def topic_map(index: Index, threshold: float = MERGE_AT) -> TopicMap:
+    """Group the corpus's questions into topics; deterministic for the same index."""
+    qa = [p for p in index.passages if p.kind == "qa"]
+    groups = _cluster(_vectors(index, [p.id for p in qa]), threshold)
+    all_titles = [_phrases(p.title or "") for p in qa]
+    # Larger groups choose names first; a later group with the same best phrase takes
+    # its next best, so names are unique and say what sets the group apart.
+    taken: set[str] = set()
+    named = []
+    for g in sorted(groups, key=lambda g: (-len(g), g[0])):
+        name = _name([qa[i] for i in g], all_titles, taken)
+        taken.add(name)
+        named.append(Topic(name, tuple(qa[i] for i in g)))
+    named.sort(key=lambda t: (-len(t.by_source), -len(t.questions), t.name))
+    sources = tuple((s, info["label"]) for s, info in index.sources.items())
+    return TopicMap(tuple(named), sources)
