@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := llm,api,server,ui,test
 
-.PHONY: run test setup ingest clean
+.PHONY: run test setup ingest browser clean
 
 setup: $(STAMP)
 
@@ -22,10 +22,15 @@ $(STAMP): pyproject.toml
 ingest: setup
 	$(BIN)/rag ingest
 
+# The web app on http://127.0.0.1:8501 (first answer loads the local model).
 run: ingest
-	$(BIN)/rag ask "How can the vanishing gradient problem be mitigated?"
+	$(BIN)/streamlit run ui/app.py --server.address 127.0.0.1 --server.port 8501
 
-test: setup
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 clean:

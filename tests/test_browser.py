@@ -1,0 +1,115 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright against `streamlit run`.
+
+Screenshots go to tests/artifacts/ (chat.png, citation.png, compare.png, corpus.png).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        pytest.fail("chromium is missing: the test set-up (make test) installs it", pytrace=False)
+    pytest.skip("chromium not installed (make test installs it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(cli_env):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+        pg.set_default_timeout(120_000)
+        yield pg
+        browser.close()
+
+
+def test_chat_answer_with_citation_card(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("textarea")
+    page.get_by_text("Quotes only").click()
+    page.locator("textarea").fill("How can the vanishing gradient problem be mitigated?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("sup.cite a")
+    assert page.locator("sup.cite a").first.inner_text() == "[1]"
+    page.screenshot(path=str(ARTIFACTS / "chat.png"))
+    card = page.locator("details summary").filter(has_text="[1]").first
+    card.click()
+    page.wait_for_selector("mark.cited")
+    assert page.locator("mark.cited").first.is_visible()
+    assert page.get_by_text("Open in the corpus browser").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "citation.png"))
+
+
+def test_refusal_in_the_browser(server, page):
+    page.locator("textarea").fill("Who wrote Pride and Prejudice?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=The sources do not cover this.")
+    assert "Traceback" not in page.content()
+
+
+def test_compare_shows_five_source_columns(server, page):
+    page.get_by_role("link", name="Compare").click()
+    page.wait_for_selector("text=Compare the sources")
+    page.get_by_label("Question", exact=True).fill("What is dropout?")
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_selector("text=3 of 5 sources answer")
+    for label in ("Basic & Advanced Q&A", "Multisoft Systems", "Nathan Rosidi", "GeeksforGeeks", "Top DL Q&A"):
+        assert page.locator("[data-testid='stColumn']").filter(has_text=label).count() >= 1
+    assert page.get_by_text("not covered").count() == 2
+    page.wait_for_selector("[data-testid='stVegaLiteChart'], .vega-embed")
+    page.set_viewport_size({"width": 1400, "height": 2300})
+    page.screenshot(path=str(ARTIFACTS / "compare.png"))
+    page.set_viewport_size({"width": 1400, "height": 1100})
+
+
+def test_corpus_deep_link_opens_the_passage(server, page, index):
+    gru = next(p for p in index.passages if p.source.startswith("003") and p.qnum == 45)
+    page.goto(server + f"/corpus?passage={gru.id}")
+    page.wait_for_selector("details[open]")
+    opened = page.locator("details[open] summary").all_inner_texts()
+    assert len(opened) == 1 and "Q45. What is GRU and How it works?" in opened[0]
+    assert page.get_by_text("GRU (Gated Recurrent Unit) is a type of Recurrent Neural Network").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "corpus.png"))
+    assert "Traceback" not in page.content()

@@ -1,0 +1,71 @@
+"""HTML for answers and passages: citation links, unsupported sentences, highlights.
+
+Pure functions over the ``rag`` records, so the page code stays short and this can
+be tested without a browser. Every piece of corpus or model text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rag.records import Answer, Citation, Passage
+
+__all__ = ["answer_html", "passage_html", "corpus_link", "CSS"]
+
+CSS = """
+<style>
+.cite a {text-decoration:none; font-weight:600; padding:0 2px;}
+.unsupported {background:#fdecea; border-bottom:2px dotted #c62828; }
+.unsupported-badge {color:#c62828; font-size:0.8em; margin-left:2px;}
+mark.cited {background:#fff3b0; padding:0 1px;}
+.passage {white-space:pre-wrap; font-size:0.92em; line-height:1.45;}
+.refusal {font-size:1.05em;}
+.src-card h4 {margin-bottom:0.2rem;}
+</style>
+"""
+
+
+def corpus_link(passage: Passage) -> str:
+    """Deep link to a passage in the corpus browser."""
+    return f"./corpus?passage={passage.id}"
+
+
+def answer_html(answer: Answer, key: str) -> str:
+    """The answer with [n] markers linked to the citation cards, unsupported sentences marked."""
+    if not answer.sentences:
+        return f"<p>{html.escape(answer.text)}</p>"
+    parts = []
+    for s in answer.sentences:
+        marks = "".join(f'<sup class="cite"><a href="#cite-{key}-{n}" title="source [{n}]">[{n}]</a></sup>'
+                        for n in s.cites)
+        text = html.escape(s.text)
+        if not s.supported:
+            text = (f'<span class="unsupported" title="No source passage supports this sentence">{text}</span>'
+                    '<span class="unsupported-badge">⚠ not in the sources</span>')
+        parts.append(text + marks)
+    return "<p>" + " ".join(parts) + "</p>"
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def passage_html(passage: Passage, quotes: list[str] | None = None) -> str:
+    """The passage's answer with the quoted sentences highlighted."""
+    body = passage.answer or passage.text
+    escaped = html.escape(body)
+    for quote in quotes or []:
+        q = html.escape(quote.strip())
+        if q and q in escaped:
+            escaped = escaped.replace(q, f'<mark class="cited">{q}</mark>', 1)
+        elif quote.strip():
+            # The quote may span a line break in the passage: match on folded spaces.
+            pattern = r"\s+".join(re.escape(w) for w in q.split())
+            escaped = re.sub(pattern, lambda m: f'<mark class="cited">{m.group(0)}</mark>', escaped, count=1)
+    return f'<div class="passage">{escaped}</div>'
+
+
+def citation_title(c: Citation) -> str:
+    """The expander label of a citation card."""
+    return f"[{c.n}] {c.passage.ref} · {c.passage.title or ''}"

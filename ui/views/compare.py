@@ -1,0 +1,118 @@
+"""Compare: one card per source, agreement and differences, and the topic coverage map."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rag.errors import RagError
+from ui.common import get_pipeline, get_topics, sidebar
+from ui.render import CSS, answer_html, corpus_link, passage_html
+
+
+def _heatmap(tmap) -> None:
+    import altair as alt
+    import pandas as pd
+
+    from rag.topics import question_ref
+
+    broad = st.toggle("Only topics two or more sources cover", value=True, key="broad")
+    rows = []
+    for t in tmap.topics:
+        by = t.by_source
+        if broad and len(by) < 2:
+            continue
+        for src, label in tmap.sources:
+            qs = by.get(src, ())
+            rows.append({"topic": t.name, "source": label, "questions": len(qs),
+                         "refs": " ".join(question_ref(p) for p in qs) or "—"})
+    df = pd.DataFrame(rows)
+    order = list(dict.fromkeys(df["topic"]))
+    pick = alt.selection_point(name="pick", fields=["topic"])
+    chart = (
+        alt.Chart(df)
+        .mark_rect(stroke="white")
+        .encode(
+            x=alt.X("source:N", sort=[l for _, l in tmap.sources], title=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("topic:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)),
+            color=alt.condition("datum.questions > 0",
+                                alt.Color("questions:Q", scale=alt.Scale(scheme="blues", domain=[0, 4]),
+                                          title="questions"),
+                                alt.value("#f1f3f5")),
+            tooltip=["topic", "source", "refs"],
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.55)),
+        )
+        .add_params(pick)
+        .properties(height=max(200, 22 * len(order)))
+    )
+    text = alt.Chart(df).mark_text(fontSize=11).encode(
+        x=alt.X("source:N", sort=[l for _, l in tmap.sources]), y=alt.Y("topic:N", sort=order),
+        text=alt.condition("datum.questions > 0", "refs:N", alt.value("")))
+    event = st.altair_chart(chart + text, on_select="rerun", key="heat", width="stretch")
+    chosen = None
+    points = (event.selection.get("pick") if event and getattr(event, "selection", None) else None) or []
+    if points:
+        chosen = points[0].get("topic")
+    chosen = st.selectbox("Questions of topic", order, index=order.index(chosen) if chosen in order else 0,
+                          key="topic_pick")
+    topic = next(t for t in tmap.topics if t.name == chosen)
+    for src, label in tmap.sources:
+        for p in topic.by_source.get(src, ()):
+            st.markdown(f"- **{label}** {question_ref(p)}: [{p.title}]({corpus_link(p)})")
+
+
+def compare_page() -> None:
+    """Compare: one card per source, agreement and differences, and the topic coverage map."""
+    pipe = get_pipeline()
+    opts = sidebar(pipe)
+    st.markdown(CSS, unsafe_allow_html=True)
+    st.title("Compare the sources")
+    with st.form("compare_form", border=False):
+        question = st.text_input("Question", key="compare_q", placeholder="e.g. What is dropout?")
+        submitted = st.form_submit_button("Compare")
+    if submitted and question.strip():
+        try:
+            with st.spinner("Reading every source…"):
+                st.session_state.comparison = pipe.compare(question, sources=opts["sources"],
+                                                           generator=opts["generator"])
+        except RagError as exc:
+            st.warning(str(exc), icon=":material/warning:")
+    cmp = st.session_state.get("comparison")
+    if cmp is not None:
+        labels = {s.source: s.label for s in cmp.sources}
+        if cmp.refused:
+            st.info("**The sources do not cover this.** No article answers this question.", icon=":material/block:")
+        else:
+            n_cov = sum(s.covered for s in cmp.sources)
+            st.subheader(f"{n_cov} of {len(cmp.sources)} sources answer “{cmp.question}”")
+            if cmp.synthesis and cmp.synthesis.text:
+                st.markdown(answer_html(cmp.synthesis, "syn"), unsafe_allow_html=True)
+            if cmp.synthesis:
+                for notice in cmp.synthesis.notices:
+                    st.caption(f"Note: {notice}")
+            if cmp.agreement:
+                st.markdown("**Where they agree**")
+                for p in cmp.agreement:
+                    st.markdown(f"- {p.text} — *{', '.join(labels[s] for s in p.sources)}*")
+            if cmp.differences:
+                st.markdown("**What only one source says**")
+                for p in cmp.differences:
+                    st.markdown(f"- *{labels[p.sources[0]]}:* {p.text}")
+        cols = st.columns(len(cmp.sources))
+        for col, s in zip(cols, cmp.sources):
+            with col.container(border=True):
+                st.markdown(f"**{s.label}**")
+                if not s.covered:
+                    st.caption(f":material/block: not covered (best match {s.confidence:.2f})")
+                    continue
+                st.caption(":material/check_circle: covered")
+                st.markdown(s.gist)
+                for p in s.passages:
+                    with st.expander(f"{p.ref.removeprefix(s.label).strip()}: {p.title}"):
+                        st.markdown(passage_html(p, [s.gist]), unsafe_allow_html=True)
+                        st.markdown(f"[Open in the corpus browser]({corpus_link(p)})")
+    st.divider()
+    st.subheader("Which source covers which topic")
+    _heatmap(get_topics())
+
+
+compare_page()
