@@ -122,7 +122,8 @@ def chunk_units(
         title = unit.title if unit.kind == QA else None
 
         def embed(s: int, e: int, _u: Unit = unit, _t: str | None = title) -> str:
-            return _embed_text(_t, text[s:e], drop_first_line=_u.kind == QA and s == _u.start)
+            # A piece that is all caption or advert still needs some text to embed: its raw text.
+            return _embed_text(_t, text[s:e], drop_first_line=_u.kind == QA and s == _u.start) or text[s:e]
 
         def fits(s: int, e: int) -> bool:
             return count_tokens(embed(s, e)) <= max_tokens
@@ -143,7 +144,7 @@ def chunk_units(
                     start=s,
                     end=e,
                     text=text[s:e],
-                    embed_text=embed(s, e) or text[s:e],
+                    embed_text=embed(s, e),
                 )
             )
     return chunks

@@ -16,6 +16,7 @@ the prompt fenced and numbered as data; the model's text is checked by
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib
@@ -130,6 +131,17 @@ def local_model_path(home: Path) -> Path:
 
 _local_models: dict[str, object] = {}
 _load_lock = threading.Lock()
+
+
+@atexit.register
+def _close_local_models() -> None:
+    # llama.cpp's own destructor fails if it runs during interpreter teardown.
+    for llm in _local_models.values():
+        with contextlib.suppress(Exception):
+            llm.close()
+    _local_models.clear()
+
+
 _local_lock = threading.Lock()  # one generation at a time per process: llama.cpp state is not shared-safe
 
 
@@ -250,6 +262,10 @@ def _checked_answer(question: str, passages: list[Passage], name: str, pipeline,
     checked = check_citations(text, passages, pipeline.index.encoder)
     if not checked.sentences:
         raise GenerationError(f"the {name} model gave no usable sentences")
+    if not any(s.supported and s.cites for s in checked.sentences):
+        # Nothing the model wrote is backed by a passage: an off-topic reply, or one
+        # steered by text planted in a passage. Not an answer.
+        raise GenerationError(f"the {name} model's answer is not supported by the sources")
     notices = []
     unsupported = sum(not s.supported for s in checked.sentences)
     if checked.removed_markers:
