@@ -38,7 +38,7 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.errors import IndexError_
 from rag.keyword import tokenize
 
-__all__ = ["build_index", "BuildReport", "fingerprint", "index_status", "FORMAT", "MODEL_ID"]
+__all__ = ["build_index", "BuildReport", "fingerprint", "index_status", "make_faiss_index", "FORMAT", "MODEL_ID"]
 
 FORMAT = 1
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -224,6 +224,25 @@ def _embed(model, texts: list[str], label: str, progress: bool):
     return np.vstack(out).astype("float32")
 
 
+HNSW_FROM = 5_000  # rows: flat search took 34 ms at 10k chunks, HNSW 11 ms (benchmarks/scale.md)
+
+
+def make_faiss_index(vectors):
+    """An inner-product index for normalised vectors: exact (flat) for a small corpus,
+    HNSW for a large one, where flat search stops being fast enough."""
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) < HNSW_FROM:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 256
+    index.add(vectors)
+    return index
+
+
 def _write_json(path: Path, data: object) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False)
@@ -283,9 +302,7 @@ def build_index(
             titles = _embed(model, [p["title"] or p["answer"] or p["text"] for p in passages],
                             "embedding titles", progress)
             for name, mat in (("chunks.faiss", vectors), ("titles.faiss", titles)):
-                idx = faiss.IndexFlatIP(mat.shape[1])
-                idx.add(mat)
-                faiss.write_index(idx, str(new_dir / name))
+                faiss.write_index(make_faiss_index(mat), str(new_dir / name))
             with open(new_dir / "passages.jsonl", "w", encoding="utf-8") as fh:
                 for p in passages:
                     fh.write(json.dumps(p, ensure_ascii=False) + "\n")

@@ -148,10 +148,14 @@ class Retriever:
         return SearchResult(question, hits, best < self.params.refuse_below, best)
 
 
-def _all_scores(faiss_index, q: np.ndarray) -> np.ndarray:
-    """Inner product of ``q`` with every row, in row order (flat index: exact)."""
+CANDIDATES = 2048  # beyond this many rows, only the nearest candidates are scored
+
+
+def _all_scores(faiss_index, q: np.ndarray, limit: int = CANDIDATES) -> np.ndarray:
+    """Inner product of ``q`` with every row, in row order; rows outside the nearest
+    ``limit`` (only on indexes larger than that) get -1, below any real cosine."""
     n = faiss_index.ntotal
-    scores, ids = faiss_index.search(q.reshape(1, -1).astype(np.float32), n)
+    scores, ids = faiss_index.search(q.reshape(1, -1).astype(np.float32), min(n, limit))
     out = np.full(n, -1.0, dtype=np.float32)
     valid = ids[0] >= 0  # FAISS pads missing hits with -1
     out[ids[0][valid]] = scores[0][valid]
