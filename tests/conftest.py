@@ -6,10 +6,13 @@ proves ingestion and querying work offline.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,35 @@ def run_cli(cli_env):
                               env=env or cli_env, timeout=timeout, cwd=ROOT)
 
     return run
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (at the moment of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(cmd: list[str], health_url: str, name: str, env: dict | None = None, timeout: float = 120):
+    """Run a server process until ``health_url`` answers; stop it afterwards."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(health_url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"{name} exited with {proc.returncode}")
+                if time.time() > deadline:
+                    pytest.fail(f"{name} did not start in {timeout:.0f} s")
+                time.sleep(0.5)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, free_port
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(ROOT / "ui" / "app.py")
@@ -66,11 +65,8 @@ def test_follow_up_is_searched_with_the_conversation(app):
 
 
 def test_failed_generation_falls_back_with_a_notice(monkeypatch, rag_home, build_report):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     monkeypatch.setenv("RAG_HOME", str(rag_home))
-    monkeypatch.setenv("RAG_API_BASE", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("RAG_API_BASE", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("RAG_API_MODEL", "nobody")
     monkeypatch.setenv("RAG_TIMEOUT", "5")
     at = AppTest.from_file(APP, default_timeout=120)

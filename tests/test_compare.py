@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from rag.evaluate import evaluate, is_relevant, load_questions
 from tests.conftest import ROOT

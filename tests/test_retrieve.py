@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import UserError
-from rag.evaluate import evaluate, is_relevant, load_questions, normalise
+from rag.evaluate import evaluate, load_questions, normalise
 from tests.conftest import DEV
 
 
