@@ -284,7 +284,7 @@ def build_index(
         status = index_status(settings, live)
         if status == "current" and not force:
             return BuildReport(False, "index is current", path=str(live))
-        notify(f"building index ({status if not force else 'forced'})")
+        notify(f"building index ({'forced' if status == 'current' else status})")
 
         import faiss
         from sentence_transformers import SentenceTransformer

@@ -98,10 +98,8 @@ def open_index(
         if cached and key in _cache:
             return _cache[key]
         status = index_status(settings)
-        if status != "current":
-            if status != "missing":
-                notify(f"index {status}; rebuilding")
-            build_index(settings, force=status != "missing", progress=progress, notify=notify)
+        if status != "current":  # build_index says why in its notice
+            build_index(settings, progress=progress, notify=notify)
         try:
             index = _load(settings.index_dir, settings)
         except RagError:
