@@ -101,23 +101,19 @@ def main() -> None:
             sentences += len(ans.sentences)
             supported += sum(s.supported and bool(s.cites) for s in ans.sentences)
         refused = sum(p.ask(r["question"], generator=backend).refused for r in unanswerable)
-        raw_total = raw_ok = 0
+        def backs(sentence: str, passage) -> bool:
+            single = original_check(sentence, [passage], pipe.index.encoder)
+            return bool(single.sentences and single.sentences[0].supported)
+
+        raw_total = raw_ok = final_total = final_ok = 0
         for text, parts, passages in raw_checks:
+            for sent, cites in parts:  # the model's own markers
+                raw_total += len(cites)
+                raw_ok += sum(backs(sent, passages[c - 1]) for c in cites)
             checked = original_check(text, passages, pipe.index.encoder)
-            for (sent, cites), _ in zip(parts, checked.sentences):
-                for c in cites:
-                    raw_total += 1
-                    single = original_check(sent, [passages[c - 1]], pipe.index.encoder)
-                    raw_ok += bool(single.sentences and single.sentences[0].supported)
-        final_total = final_ok = 0
-        for text, parts, passages in raw_checks:
-            checked = original_check(text, passages, pipe.index.encoder)
-            for s in checked.sentences:
-                for n in s.cites:
-                    final_total += 1
-                    cited = checked.citations[n - 1].passage
-                    single = original_check(s.text, [cited], pipe.index.encoder)
-                    final_ok += bool(single.sentences and single.sentences[0].supported)
+            for s in checked.sentences:  # the markers left after checking
+                final_total += len(s.cites)
+                final_ok += sum(backs(s.text, checked.citations[n - 1].passage) for n in s.cites)
         ttft = [s["ttft_s"] for s in stats if s.get("ttft_s") is not None]
         tps = [s["tokens_per_s"] for s in stats if s.get("tokens_per_s")]
         total = [s["total_s"] for s in stats if s.get("total_s")]

@@ -35,7 +35,7 @@ class OnnxEncoder:
         tok.enable_truncation(MAX_SEQ_LENGTH)
         tok.no_padding()
         self._tokenizer = tok
-        self._lock = threading.Lock()  # tokenizers' truncation/padding state is shared
+        self._lock = threading.Lock()  # one Tokenizer object is shared by every thread
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Return an (n, 384) array of unit-length vectors."""
@@ -59,12 +59,3 @@ class OnnxEncoder:
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             out.append(pooled.astype(np.float32))
         return np.vstack(out) if out else np.zeros((0, 384), dtype=np.float32)
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model reads for ``text``, special tokens excluded, untruncated."""
-        with self._lock:
-            self._tokenizer.no_truncation()
-            try:
-                return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
-            finally:
-                self._tokenizer.enable_truncation(MAX_SEQ_LENGTH)

@@ -149,19 +149,15 @@ def _local_llm(path: Path):
     """The loaded llama.cpp model for ``path`` (loaded once per process)."""
     key = str(path)
     with _load_lock:
-        return _local_models.get(key) or _load_local(key)
+        if key not in _local_models:
+            from llama_cpp import Llama
 
-
-def _load_local(key: str):
-    if key not in _local_models:
-        from llama_cpp import Llama
-
-        try:
-            _local_models[key] = Llama(model_path=key, n_ctx=4096, n_threads=os.cpu_count() or 2,
-                                       verbose=False, seed=0)
-        except Exception as exc:  # llama.cpp raises ValueError/RuntimeError on a bad file
-            raise GenerationError(f"the local model failed to load: {exc}") from None
-    return _local_models[key]
+            try:
+                _local_models[key] = Llama(model_path=key, n_ctx=4096, n_threads=os.cpu_count() or 2,
+                                           verbose=False, seed=0)
+            except Exception as exc:  # llama.cpp raises ValueError/RuntimeError on a bad file
+                raise GenerationError(f"the local model failed to load: {exc}") from None
+        return _local_models[key]
 
 
 # ---------------------------------------------------------------------------------------

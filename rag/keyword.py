@@ -86,11 +86,3 @@ class BM25:
             if hit is not None:
                 out[hit[0]] += hit[1]
         return out
-
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a term (0 for unseen terms)."""
-        hit = self._postings.get(term)
-        if hit is None:
-            return 0.0
-        df = len(hit[0])
-        return math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))

@@ -11,7 +11,7 @@ import re
 
 from rag.records import Answer, Citation, Passage
 
-__all__ = ["answer_html", "passage_html", "corpus_link", "CSS"]
+__all__ = ["answer_html", "passage_html", "corpus_link", "citation_title", "CSS"]
 
 CSS = """
 <style>
@@ -45,10 +45,6 @@ def answer_html(answer: Answer, key: str) -> str:
                     '<span class="unsupported-badge">⚠ not in the sources</span>')
         parts.append(text + marks)
     return "<p>" + " ".join(parts) + "</p>"
-
-
-def _fold(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 def passage_html(passage: Passage, quotes: list[str] | None = None) -> str:
