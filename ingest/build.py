@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import warnings
@@ -35,7 +36,7 @@ from ingest.chunk import Chunk, chunk_units
 from ingest.corpus import Document, corpus_fingerprint, load_corpus
 from ingest.parse import BOILERPLATE, INTRO, QA, parse_document
 from rag.config import PROJECT_ROOT, Settings
-from rag.errors import IndexError_
+from rag.errors import IndexError_, UserError
 from rag.keyword import tokenize
 
 __all__ = ["build_index", "BuildReport", "fingerprint", "index_status", "make_faiss_index", "FORMAT", "MODEL_ID"]
@@ -122,6 +123,48 @@ def index_status(settings: Settings, index_dir: Path | None = None) -> str:
         if "sha256" in info and _sha256(path) != info["sha256"]:
             return f"damaged: {name} does not match its checksum"
     return "current"
+
+
+# Written first into every version folder a build makes: the mark that lets a later build
+# recognise (and remove) a folder as its own, even one a killed build left half-written.
+BUILD_MARK = ".rag-index"
+
+
+def _version_name(live: Path) -> re.Pattern[str]:
+    """Names of this tool's version folders beside ``live``: ``.NAME-<ns>`` (and ``-old-<ns>``)."""
+    return re.compile(rf"\.{re.escape(live.name)}-(?:old-)?\d+")
+
+
+def _made_by_us(folder: Path) -> bool:
+    """True for a folder a build of this tool wrote: it holds the build mark or our manifest."""
+    if (folder / BUILD_MARK).is_file():
+        return True
+    manifest = read_manifest(folder)
+    return isinstance(manifest, dict) and "fingerprint" in manifest and "files" in manifest
+
+
+def check_location(live: Path) -> None:
+    """Refuse an index location that exists and is not an index this tool made.
+
+    A build replaces whatever is at ``live``, so pointing ``--index``/``RAG_INDEX`` at a
+    folder of one's own must fail before anything is touched. Accepted: nothing there,
+    an empty folder, our symlink to a version folder, or an index folder from before
+    symlinks.
+    """
+    if live.is_symlink():
+        if _version_name(live).fullmatch(os.readlink(live)):
+            return
+        problem = "is a link this tool did not make"
+    elif not live.exists():
+        return
+    elif not live.is_dir():
+        problem = "is a file"
+    elif not any(live.iterdir()) or _made_by_us(live):
+        return
+    else:
+        problem = "is a folder that is not an index made by rag"
+    raise UserError(f"index location {live} {problem}; refusing to replace it "
+                    "(point --index or RAG_INDEX at a new or empty folder)")
 
 
 @contextlib.contextmanager
@@ -257,11 +300,27 @@ def _swap_in(new_dir: Path, live: Path) -> None:
         link_tmp.unlink()
     link_tmp.symlink_to(new_dir.name)
     if live.exists() and not live.is_symlink():
-        # An index folder from before symlinks (or made by hand): move it aside first.
-        live.rename(live.parent / f".{live.name}-old-{time.time_ns()}")
+        check_location(live)  # only an empty folder or one of our own indexes gets here
+        if any(live.iterdir()):
+            live.rename(live.parent / f".{live.name}-old-{time.time_ns()}")  # an index from before symlinks
+        else:
+            live.rmdir()
     os.replace(link_tmp, live)
-    for old in live.parent.glob(f".{live.name}-*"):
-        if old.name != new_dir.name:
+    _remove_superseded(live, keep={new_dir.name})
+
+
+def _remove_superseded(live: Path, keep: set[str]) -> None:
+    """Remove this tool's own version folders beside ``live`` except ``keep``.
+
+    Only folders named like ours (``.NAME-<digits>``) that also carry our build mark or
+    manifest are removed: a user's ``.NAME-backup`` folder is never touched. Call with
+    the build lock held, so no other build's folder in progress is taken for an orphan.
+    """
+    pattern = _version_name(live)
+    for old in live.parent.iterdir():
+        if old.name in keep or not pattern.fullmatch(old.name):
+            continue
+        if old.is_dir() and not old.is_symlink() and _made_by_us(old):
             shutil.rmtree(old, ignore_errors=True)
 
 
@@ -277,8 +336,9 @@ def build_index(
     Raises ``CorpusError`` for an unreadable corpus before touching the existing index.
     """
     started = time.perf_counter()
-    docs = load_corpus(settings.corpus)  # validate input before any work
     live = settings.index_dir
+    check_location(live)  # before anything could replace a folder that is not ours
+    docs = load_corpus(settings.corpus)  # validate input before any work
     live.parent.mkdir(parents=True, exist_ok=True)
     with _build_lock(settings.home):
         status = index_status(settings, live)
@@ -296,6 +356,7 @@ def build_index(
         new_dir = live.parent / f".{live.name}-{time.time_ns()}"
         new_dir.mkdir()
         try:
+            (new_dir / BUILD_MARK).write_text("rag-dlqa index version folder\n", encoding="utf-8")
             _quiet_transformers()
             model = SentenceTransformer(str(model_path()), device="cpu")
             vectors = _embed(model, [c.embed_text for c in chunks], "embedding passages", progress)

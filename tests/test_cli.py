@@ -118,3 +118,47 @@ def test_eval_command(run_cli):
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["hit@1"] >= 0.85 and data["refused_unanswerable"] >= 5 and "misses" in data
+
+
+def _not_an_index(tmp_path):
+    """A user's folder with their own files, and a backup folder beside it."""
+    mine = tmp_path / "mydata"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("my notes")
+    (mine / "sub" / "thesis.tex").write_text("\\documentclass{article}")
+    (tmp_path / ".mydata-backup").mkdir()
+    (tmp_path / ".mydata-backup" / "keep.txt").write_text("backup")
+    (tmp_path / ".mydata-17").mkdir()  # named like a version folder, but not ours
+    return mine
+
+
+def _a_file(tmp_path):
+    (tmp_path / "mydata").write_text("a file")
+    return tmp_path / "mydata"
+
+
+def _a_foreign_link(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "data.csv").write_text("1,2")
+    (tmp_path / "mydata").symlink_to(tmp_path / "elsewhere")
+    return tmp_path / "mydata"
+
+
+@pytest.mark.parametrize("make", [_not_an_index, _a_file, _a_foreign_link], ids=["folder", "file", "link"])
+@pytest.mark.parametrize("how", ["--index", "RAG_INDEX", "search"])
+def test_index_location_that_is_not_ours_is_refused(run_cli, cli_env, tmp_path, make, how):
+    target = make(tmp_path)
+    before = sorted((str(p.relative_to(tmp_path)), p.is_symlink()) for p in tmp_path.rglob("*"))
+    env = dict(cli_env, RAG_HOME=str(tmp_path / "home"))
+    if how == "--index":
+        r = run_cli("ingest", "--index", str(target), env=env)
+    elif how == "RAG_INDEX":
+        r = run_cli("ingest", env=dict(env, RAG_INDEX=str(target)))
+    else:  # a query that would build the index on first use
+        r = run_cli("search", "What is dropout?", env=dict(env, RAG_INDEX=str(target)))
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith("error: index location") and "refusing" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    after = sorted((str(p.relative_to(tmp_path)), p.is_symlink()) for p in tmp_path.rglob("*")
+                   if not str(p.relative_to(tmp_path)).startswith("home"))
+    assert after == before  # nothing removed, moved or replaced

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from ingest.build import INDEX_FILES, build_index, index_status
+from ingest.build import BUILD_MARK, INDEX_FILES, build_index, check_location, index_status
 from rag.config import Settings
-from rag.errors import CorpusError
+from rag.errors import CorpusError, UserError
 from rag.index import open_index
 from tests.conftest import CORPUS
 
@@ -93,6 +93,10 @@ def test_touch_edit_and_damage_trigger_rebuilds(small_settings):
     notes: list[str] = []
     open_index(s, notify=notes.append, cached=False)
     assert notes and "stale" in notes[0] and index_status(s) == "current"
+    # a user's folders named like ours beside the index: rebuilds must never remove them
+    for name in (".index-backup", ".index-42"):
+        (s.home / name).mkdir()
+        (s.home / name / "mine.txt").write_text("keep me")
     # damage each file in turn: detected, rebuilt with a notice, never a crash
     for name in ("chunks.faiss", "passages.jsonl", "keyword.json", "titles.faiss", "chunks.jsonl"):
         path = s.index_dir / name
@@ -106,8 +110,35 @@ def test_touch_edit_and_damage_trigger_rebuilds(small_settings):
     notes.clear()
     open_index(s, notify=notes.append, cached=False)
     assert "damaged" in notes[0]
-    # only the live version is left on disk
-    assert len(list(s.home.glob(".index-*"))) == 1
+    # only the live version of ours is left on disk, and the user's folders are intact
+    ours = [p for p in s.home.glob(".index-*") if (p / BUILD_MARK).exists()]
+    assert ours == [s.index_dir.resolve()]
+    assert all((s.home / n / "mine.txt").read_text() == "keep me" for n in (".index-backup", ".index-42"))
+
+
+def _legacy_index(tmp_path):
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "manifest.json").write_text(json.dumps({"fingerprint": {}, "files": {}}))
+    return tmp_path / "index"
+
+
+@pytest.mark.parametrize("make,ok", [
+    (lambda t: t / "index", True),  # nothing there yet
+    (lambda t: (t / "index").mkdir() or t / "index", True),  # an empty folder
+    (_legacy_index, True),  # an index folder from before symlinks
+    (lambda t: (t / "index").mkdir() or (t / "index" / "a.txt").write_text("x") and t / "index", False),
+    (lambda t: (t / "index").write_text("x") and t / "index", False),
+    (lambda t: (t / "index").symlink_to(t) or t / "index", False),
+    (lambda t: (t / "index").symlink_to(".index-backup") or t / "index", False),
+    (lambda t: (t / "index").symlink_to(".index-123") or t / "index", True),  # our link (dangling is damage)
+], ids=["absent", "empty", "legacy", "user-folder", "file", "link-elsewhere", "link-to-backup", "our-link"])
+def test_index_location_check(tmp_path, make, ok):
+    live = make(tmp_path)
+    if ok:
+        check_location(live)
+    else:
+        with pytest.raises(UserError, match="refusing to replace it"):
+            check_location(live)
 
 
 def test_bad_corpus_errors_leave_index_alone(small_settings, tmp_path):
