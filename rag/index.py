@@ -47,12 +47,11 @@ class Index:
         return (Path(self.manifest["corpus_dir"]) / source).read_bytes().decode("utf-8")
 
 
-def _load(path: Path, settings: Settings) -> Index:
+def _load(real: Path, settings: Settings) -> Index:
     import faiss
 
     from rag.embed import OnnxEncoder
 
-    real = path.resolve()  # pin one version even if a build swaps the link meanwhile
     manifest = json.loads((real / "manifest.json").read_text(encoding="utf-8"))
     with open(real / "passages.jsonl", encoding="utf-8") as fh:
         passages = [Passage(**{k: row[k] for k in Passage.__dataclass_fields__})
@@ -73,6 +72,25 @@ def _load(path: Path, settings: Settings) -> Index:
     encoder = OnnxEncoder(real / "encoder" / "model.onnx", real / "encoder" / "tokenizer.json")
     manifest["corpus_dir"] = str(settings.corpus)
     return Index(real, passages, chunk_passage, dense, titles, BM25(keyword["title"]), BM25(keyword["body"]), encoder, manifest)
+
+
+def _load_live(settings: Settings) -> Index:
+    """Load the version the live link points at.
+
+    A build that swaps in a new version removes the old one; a reader that resolved
+    the link just before the swap then finds its files gone. That is not damage: when
+    the link has moved meanwhile, read the new version instead (a few times at most).
+    """
+    for _ in range(3):
+        real = settings.index_dir.resolve()  # pin one version for every file read below
+        try:
+            return _load(real, settings)
+        except RagError:
+            raise
+        except Exception:
+            if settings.index_dir.resolve() == real:
+                raise
+    return _load(settings.index_dir.resolve(), settings)
 
 
 _cache: dict[tuple, Index] = {}
@@ -101,14 +119,14 @@ def open_index(
         if status != "current":  # build_index says why in its notice
             build_index(settings, progress=progress, notify=notify)
         try:
-            index = _load(settings.index_dir, settings)
+            index = _load_live(settings)
         except RagError:
             raise
         except Exception as exc:  # damaged in a way the manifest did not catch: rebuild once
             notify(f"index damaged ({type(exc).__name__}); rebuilding")
             build_index(settings, force=True, progress=progress, notify=notify)
             try:
-                index = _load(settings.index_dir, settings)
+                index = _load_live(settings)
             except Exception as exc2:
                 raise IndexError_(f"index at {settings.index_dir} cannot be loaded: {exc2}") from None
         if cached:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from ingest.build import BUILD_MARK, INDEX_FILES, build_index, check_location, index_status
+from ingest.build import ALL_FILES, BUILD_MARK, INDEX_FILES, build_index, check_location, index_status
 from rag.config import Settings
 from rag.errors import CorpusError, UserError
 from rag.index import open_index
@@ -29,7 +29,10 @@ def test_index_files_and_manifest(settings, build_report):
     for name in INDEX_FILES + ("manifest.json", "encoder/model.onnx", "encoder/tokenizer.json"):
         assert (live / name).exists(), name
     manifest = json.loads((live / "manifest.json").read_text())
-    assert manifest["fingerprint"]["format"] == 1
+    assert manifest["fingerprint"]["format"] == 2
+    for name in ALL_FILES:  # every file, the encoder's included, carries a checksum
+        info = manifest["files"][name]
+        assert len(info["sha256"]) == 64 and info["size"] == (live / name).stat().st_size
     assert set(manifest["fingerprint"]["corpus"]) == {p.name for p in CORPUS.glob("*.txt")} | {"sources.toml"}
     assert manifest["model"]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert len(manifest["model"]["weights_sha256"]) == 64
@@ -156,3 +159,97 @@ def test_bad_corpus_errors_leave_index_alone(small_settings, tmp_path):
         build_index(s, force=True)
     assert os.readlink(s.index_dir) == before and index_status(Settings.from_env(
         environ={}, home=s.home, corpus=s.corpus)) != "missing"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory, network_attempts):
+    """A small index built once; each damage case below works on a copy of it."""
+    tmp = tmp_path_factory.mktemp("pristine")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "004_72fcb9cbaed1c214.txt", corpus)
+    s = Settings.from_env(environ={}, home=tmp / "home", corpus=corpus)
+    build_index(s, progress=False)
+    return s
+
+
+def _copy_of(pristine, tmp_path) -> Settings:
+    version = pristine.index_dir.resolve()
+    shutil.copytree(version, tmp_path / ".index-1", copy_function=shutil.copy2)  # keeps sizes and mtimes
+    (tmp_path / "index").symlink_to(".index-1")
+    s = Settings.from_env(environ={}, home=tmp_path, corpus=pristine.corpus, index=tmp_path / "index")
+    assert index_status(s) == "current"
+    return s
+
+
+def _same_size(data: bytes) -> bytes:
+    """Change one digit near the middle: same size, and JSON stays JSON."""
+    mid = len(data) // 2
+    for i in list(range(mid, len(data))) + list(range(mid)):
+        if 48 <= data[i] <= 57:
+            return data[:i] + bytes([48 + (data[i] - 47) % 10]) + data[i + 1:]
+    return data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1:]
+
+
+DAMAGE = {
+    "truncated": lambda data: data[: len(data) // 2],
+    "same size": _same_size,
+}
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+@pytest.mark.parametrize("name", ALL_FILES + ("manifest.json",))
+def test_damage_to_any_file_is_detected(pristine, tmp_path, name, how):
+    s = _copy_of(pristine, tmp_path)
+    path = s.index_dir / name
+    before = path.stat()
+    path.write_bytes(DAMAGE[how](path.read_bytes()))
+    status = index_status(s)
+    assert status.startswith("damaged") and name in status, status
+    if how == "same size":
+        # Even with the modification time put back, a full check (rag ingest) finds it.
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        status = index_status(s, full=True)
+        assert status.startswith("damaged") and name in status, status
+
+
+def test_damaged_encoder_is_rebuilt_with_a_notice(pristine, tmp_path):
+    s = _copy_of(pristine, tmp_path)
+    onnx = s.index_dir / "encoder" / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = bytes(4096)  # zero a run of weights in place
+    onnx.write_bytes(bytes(data))
+    notes: list[str] = []
+    ix = open_index(s, notify=notes.append, cached=False)
+    assert notes == ["building index (damaged: encoder/model.onnx does not match its checksum)"]
+    assert index_status(s) == "current" and sum(p.kind == "qa" for p in ix.passages) == 9
+
+
+def test_reader_during_a_rebuild_never_sees_damage(pristine, tmp_path):
+    """Readers opening the index while rebuilds swap versions in: no damage notice, no extra build."""
+    import threading
+
+    s = _copy_of(pristine, tmp_path)
+    notes: list[str] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader():
+        while not done.is_set():
+            try:
+                open_index(s, notify=notes.append, cached=False)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(3):
+            assert build_index(s, force=True, progress=False).built
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert errors == [] and notes == []  # a reader never rebuilt, never saw "damaged"
+    assert index_status(s) == "current"
