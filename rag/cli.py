@@ -25,7 +25,7 @@ try:  # typer >= 0.2x vendors its own click; its exceptions are not click's
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import exceptions as _cx
 
-from rag.errors import RagError
+from rag.errors import RagError, UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -69,8 +69,51 @@ def _pipeline(corpus: Optional[Path] = None, index: Optional[Path] = None):
 
 
 def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from undecodable input: escape it, stay valid UTF-8
+        text = json.dumps(data)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
+    return f"the question is not valid UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+
+
+def _question(text: str) -> str:
+    """The question argument as text: bytes that were not UTF-8 are a user error.
+
+    Python hands such argv bytes over as lone surrogates, which no tokenizer accepts.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(_not_utf8(raw, exc)) from None
+        raise UserError("the question is not valid UTF-8 text") from None
+    return text
+
+
+def _stdin_lines():
+    """(text, error) per line of stdin, decoded one line at a time so one bad line
+    does not end the batch: ``error`` is set (and ``text`` is a readable rendering)
+    for a line that is not UTF-8."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # already text (e.g. replaced by a caller)
+        for line in sys.stdin:
+            yield line.rstrip("\r\n"), None
+        return
+    for raw in stream:
+        raw = raw.rstrip(b"\r\n")
+        try:
+            yield raw.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            yield raw.decode("utf-8", "replace"), _not_utf8(raw, exc)
 
 
 @app.command()
@@ -137,6 +180,8 @@ def search(
       rag search "How does batch normalization help?" -k 3 --source GeeksforGeeks --json
       printf 'What is a GRU?\\nWhat is an epoch?\\n' | rag search --json -
     """
+    if question != "-":
+        question = _question(question)
     pipe = _pipeline()
     if question == "-":
         _search_batch(pipe, k, source, as_json)
@@ -148,11 +193,12 @@ def search(
 def _search_batch(pipe, k, source, as_json: bool) -> None:
     """One result per stdin line; a bad line gets an error object and exit code 1 at the end."""
     failed = 0
-    for line in sys.stdin:
-        line = line.rstrip("\n")
+    for line, bad in _stdin_lines():
         if not line.strip():
             continue
         try:
+            if bad:
+                raise UserError(bad)
             result = pipe.search(line, k, source)
         except RagError as exc:
             failed += 1
@@ -205,6 +251,7 @@ def ask(
       rag ask "How can the vanishing gradient problem be mitigated?"
       rag ask "What is a GRU?" --generator extractive --json
     """
+    question = _question(question)
     pipe = _pipeline()
     streamed = []
 
@@ -271,6 +318,7 @@ def compare(
       rag compare "What is dropout?"
       rag compare "How do GANs work?" --generator local --json
     """
+    question = _question(question)
     cmp = _pipeline().compare(question, sources=source, generator=generator.value)
     _print_json(cmp.to_json()) if as_json else _compare_text(cmp)
 
@@ -352,10 +400,52 @@ def eval_(
                       f"[dim]{_escape(json.dumps({k: v for k, v in m.items() if k not in ('id', 'question', 'kind')}, ensure_ascii=False))}[/]")
 
 
-def main() -> None:
-    """Entry point: run the app behind one error boundary."""
-    command = typer.main.get_command(app)
+class _StdoutClosed(Exception):
+    """The reader of our standard output went away (``| head``)."""
+
+
+class _Interrupted(Exception):
+    """Ctrl-C (SIGINT) while a command ran."""
+
+
+def _guarded(command):
+    """Let a closed stdout and Ctrl-C reach ``main`` as our own exceptions: click would
+    turn the ``BrokenPipeError`` into a silent exit 1, indistinguishable from a user
+    error, and Ctrl-C into an ``Abort`` after printing a blank line."""
+    invoke = command.invoke
+
+    def guarded_invoke(ctx):
+        try:
+            return invoke(ctx)
+        except BrokenPipeError:
+            raise _StdoutClosed() from None
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
+
+    command.invoke = guarded_invoke
+    return command
+
+
+def _quiet_stdout() -> None:
+    # Python flushes stdout again at exit; point it at /dev/null so that flush cannot
+    # raise a second BrokenPipeError (the recipe in the signal module's documentation).
     try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+EXIT_PIPE = 141  # 128 + SIGPIPE: what the shell reports for any tool stopped by `| head`
+
+
+def main() -> None:
+    """Entry point: run the app behind one error boundary.
+
+    Ctrl-C exits 130 with "interrupted"; a closed stdout (``| head``) exits 141 quietly.
+    """
+    try:
+        command = _guarded(typer.main.get_command(app))
         code = command.main(args=sys.argv[1:], prog_name="rag", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as a return value
     except typer.Exit as exc:
@@ -363,20 +453,17 @@ def main() -> None:
     except _cx.ClickException as exc:  # usage errors: exit 2
         exc.show()
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        _err("aborted")
+    except (_Interrupted, KeyboardInterrupt, typer.Abort):
+        _err("interrupted")
         sys.exit(130)
+    except (_StdoutClosed, BrokenPipeError):
+        _quiet_stdout()
+        sys.exit(EXIT_PIPE)
     except RagError as exc:
         if os.environ.get("RAG_DEBUG"):
             raise
         _err(f"error: {exc}")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()  # a closed pipe (| head) is not an error
-        sys.exit(0)
     except Exception as exc:  # pragma: no cover - the last line of defence
         if os.environ.get("RAG_DEBUG"):
             raise

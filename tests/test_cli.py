@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, RAG, ROOT
 
 PASSAGE_KEYS = {"rank", "source", "label", "title", "qnum", "section", "text", "start", "end", "score"}
 
@@ -162,3 +167,103 @@ def test_index_location_that_is_not_ours_is_refused(run_cli, cli_env, tmp_path, 
     after = sorted((str(p.relative_to(tmp_path)), p.is_symlink()) for p in tmp_path.rglob("*")
                    if not str(p.relative_to(tmp_path)).startswith("home"))
     assert after == before  # nothing removed, moved or replaced
+
+
+@pytest.mark.parametrize("command", [["search"], ["ask", "-g", "extractive"], ["compare"]],
+                         ids=["search", "ask", "compare"])
+def test_question_argument_that_is_not_utf8(cli_env, command):
+    """Raw bytes in argv (not UTF-8) are a one-line user error, not an internal one."""
+    r = subprocess.run(RAG + [command[0], b"caf\xe9 dropout?", "--json", *command[1:]],
+                       capture_output=True, env=cli_env, cwd=ROOT, timeout=300)
+    err = r.stderr.decode("utf-8")
+    assert r.returncode == 1, err
+    assert err.strip() == "error: the question is not valid UTF-8 text (byte 0xe9 at offset 3)"
+    assert r.stdout == b""
+
+
+@pytest.fixture()
+def readonly_home(settings, build_report, tmp_path):
+    """A data directory nobody may write, holding a current copy of the session index.
+
+    Permissions do not stop root, so as root the folder is made immutable instead.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    version = settings.index_dir.resolve()
+    shutil.copytree(version, home / version.name, copy_function=shutil.copy2)  # keeps mtimes
+    (home / "index").symlink_to(version.name)
+    if os.geteuid() == 0:
+        made = subprocess.run(["chattr", "+i", str(home)], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot make a folder read-only for root here: {made.stderr.strip()}")
+        undo = ["chattr", "-i", str(home)]
+    else:
+        home.chmod(0o555)
+        undo = ["chmod", "755", str(home)]
+    try:
+        with pytest.raises(OSError):
+            (home / "probe").write_text("x")
+        yield home
+    finally:
+        subprocess.run(undo, check=True)
+
+
+def test_read_only_home(run_cli, cli_env, readonly_home):
+    env = dict(cli_env, RAG_HOME=str(readonly_home), HOME=str(readonly_home))
+    r = run_cli("ingest", env=env)  # a no-op: needs no lock, writes nothing
+    assert r.returncode == 0, r.stderr
+    assert "Index is current" in r.stdout
+    r = run_cli("search", "What is a GRU?", "--json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["passages"][0]["qnum"] == 45
+    r = run_cli("ingest", "--force", env=env)  # a build needs to write: a user error
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith("error: cannot write the index in") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_closed_stdout_exits_quietly(cli_env):
+    """`rag search --json - < qs | head -c 100`: exit 141 (128 + SIGPIPE) and no noise."""
+    questions = "".join(f"What is dropout, variant {i}?\n" for i in range(300))
+    proc = subprocess.Popen(RAG + ["search", "--json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env, cwd=ROOT)
+    proc.stdin.write(questions.encode())
+    proc.stdin.close()
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()  # the reader goes away while rag still has lines to write
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert err == ""
+
+
+def test_ctrl_c_exits_130(cli_env):
+    proc = subprocess.Popen(RAG + ["search", "--json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env, cwd=ROOT)
+    proc.stdin.write(b"What is a GRU?\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["passages"]  # loaded and waiting for the next line
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert proc.stderr.read().decode().strip() == "interrupted"
+
+
+def test_unindexable_files_are_skipped_with_one_line_each(run_cli, cli_env, tmp_path):
+    """A file of NUL bytes and a 20 MB file: each named in one warning, the rest indexed."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "004_72fcb9cbaed1c214.txt", corpus)
+    (corpus / "nul.txt").write_bytes(b"\x00" * 4096)
+    (corpus / "huge.txt").write_bytes(b"What is a neuron? It is a unit. " * 625_000)  # 20 MB
+    env = dict(cli_env, RAG_HOME=str(tmp_path / "home"), RAG_CORPUS=str(corpus))
+    r = run_cli("ingest", env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    notes = r.stderr.strip().splitlines()
+    assert notes[0] == "note: skipped huge.txt: 20,000 kB is over the 256 kB limit for one document " \
+                       "(split it into smaller files)"
+    assert notes[1] == "note: skipped nul.txt: it has no text, only NUL bytes or other control characters"
+    assert "Indexed 1 documents" in r.stdout and "(9 questions)" in r.stdout
+    r = run_cli("ingest", "--corpus", str(tmp_path / "only-nul"), env=env)
+    assert r.returncode == 1 and "corpus folder not found" in r.stderr
+    (tmp_path / "only-nul").mkdir()
+    (tmp_path / "only-nul" / "nul.txt").write_bytes(b"\x00\x00\n\x00")
+    r = run_cli("ingest", "--corpus", str(tmp_path / "only-nul"), env=env)
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith(
+        "error: corpus folder has no document with text to index")
