@@ -6,17 +6,16 @@ each sentence it writes carries the marker of the passage it was copied from.
 
 from __future__ import annotations
 
-import numpy as np
+from rag.context import answer_passages, select_context
+from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport
+from rag.retrieve import is_hollow
 
-from rag.keyword import tokenize
-from rag.records import REFUSAL_TEXT, Answer, Citation, SearchResult, SentenceSupport
-from rag.text import split_sentences
-
-__all__ = ["extractive_answer", "refusal"]
+__all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text"]
 
 MAX_SENTENCES = 4
 MAX_PER_PASSAGE = 2
 PASSAGES_CONSIDERED = 3
+QUOTE_BUDGET_CHARS = 900
 
 
 def refusal(question: str, generator: str, notices: tuple[str, ...] = ()) -> Answer:
@@ -24,52 +23,64 @@ def refusal(question: str, generator: str, notices: tuple[str, ...] = ()) -> Ans
     return Answer(question, REFUSAL_TEXT, True, generator, notices=notices)
 
 
-def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = ()) -> Answer:
-    """Quote the sentences of the top passages that best answer the question, each cited."""
+def not_mentioned_text(terms: tuple[str, ...]) -> str:
+    """The opening of an answer whose question names terms no source uses."""
+    names = " or ".join(f"“{t}”" for t in terms)
+    return f"The sources do not mention {names}."
+
+
+def quote_sentences(result: SearchResult, encoder) -> list[tuple[Passage, str, str | None]]:
+    """The sentences an extractive answer quotes: (passage, sentence, part), in reading order.
+
+    Every part of a multi-part question gets at least one sentence when a passage
+    covers it; at most ``MAX_PER_PASSAGE`` sentences a passage, ``MAX_SENTENCES`` in all.
+    """
+    limit = max(PASSAGES_CONSIDERED, len([p for p in result.parts if p.covered]))
+    chosen = answer_passages(result, limit)
+    ctx = select_context(result.searched_as or result.question, chosen, encoder,
+                         per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS)
+    out: list[tuple[Passage, str, str | None]] = []
+    # Each passage's lead sentence first (select_context keeps them in passage order),
+    # then further sentences while there is room.
+    for round_ in range(MAX_PER_PASSAGE):
+        for c in ctx:
+            if round_ < len(c.sentences) and len(out) < max(MAX_SENTENCES, len(ctx)):
+                out.append((c.passage, c.sentences[round_], c.part))
+    rank = {c.passage.id: i for i, c in enumerate(ctx)}
+    pos = {(c.passage.id, s): j for c in ctx for j, s in enumerate(c.sentences)}
+    out.sort(key=lambda t: (rank[t[0].id], pos[(t[0].id, t[1])]))
+    return out
+
+
+def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = (),
+                      missing: tuple[str, ...] = ()) -> Answer:
+    """Quote the sentences of the top passages that best answer the question, each cited.
+
+    With ``missing`` terms the answer opens by saying the sources do not mention them
+    and quotes the nearest passages they do have (those sentences are the only ones
+    listed in ``sentences``: the opening is about the sources, not a claim).
+    """
     if result.refused or not result.hits:
         return refusal(result.question, "extractive", notices)
-    hits = [h for h in result.hits if h.passage.kind == "qa"][:PASSAGES_CONSIDERED] or list(result.hits[:1])
-    candidates: list[tuple[int, int, str]] = []  # (hit index, position, sentence)
-    for hi, hit in enumerate(hits):
-        for pos, sent in enumerate(split_sentences(hit.passage.answer)):
-            if len(tokenize(sent)) >= 3:  # skip labels such as 'Where:' or 'Key parts of CNN:'
-                candidates.append((hi, pos, sent))
-    if not candidates:
-        candidates = [(0, 0, hits[0].passage.answer or hits[0].passage.text)]
-    vecs = encoder.encode([c[2] for c in candidates])
-    qvec = encoder.encode([result.question])[0]
-    qtok = set(tokenize(result.question))
-    scores = []
-    for (hi, pos, sent), v in zip(candidates, vecs):
-        overlap = len(qtok & set(tokenize(sent))) / max(1, len(qtok))
-        # Prefer the better passage and a sentence's own match; an opening sentence
-        # of an answer usually states the definition, so it gets a small lift.
-        scores.append(float(v @ qvec) + 0.2 * overlap + 0.15 * hits[hi].score / hits[0].score
-                      + (0.1 if pos == 0 else 0.0))
-    chosen: list[int] = []
-    per_passage: dict[int, int] = {}
-    for i in np.argsort(-np.array(scores)):
-        hi = candidates[i][0]
-        if per_passage.get(hi, 0) >= MAX_PER_PASSAGE:
-            continue
-        chosen.append(int(i))
-        per_passage[hi] = per_passage.get(hi, 0) + 1
-        if len(chosen) == MAX_SENTENCES:
-            break
-    # Read in passage order, then in the order the passage says them.
-    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
+    quotes = quote_sentences(result, encoder)
+    hollow = [h.passage for h in result.hits[:1] if is_hollow(h.passage)]
+    if hollow:
+        p = hollow[0]
+        notices = notices + (f"{p.ref} lists the question “{p.title}” without an answer",)
+    if not quotes:
+        return refusal(result.question, "extractive", notices)
     numbers: dict[int, int] = {}
-    for i in chosen:
-        numbers.setdefault(candidates[i][0], len(numbers) + 1)
-    sentences = []
-    quotes: dict[int, list[str]] = {}
-    for i in chosen:
-        hi, _, sent = candidates[i]
-        n = numbers[hi]
-        sentences.append(SentenceSupport(sent, (n,), True, 1.0))
-        quotes.setdefault(n, []).append(sent)
-    text = " ".join(f"{s.text} [{s.cites[0]}]" for s in sentences)
+    for p, _, _ in quotes:
+        numbers.setdefault(p.id, len(numbers) + 1)
+    sentences = [SentenceSupport(sent, (numbers[p.id],), True, 1.0) for p, sent, _ in quotes]
+    body = " ".join(f"{s.text} [{s.cites[0]}]" for s in sentences)
+    lead = ""
+    if missing:
+        lead = not_mentioned_text(missing) + " The nearest they cover: "
+    by_id = {p.id: p for p, _, _ in quotes}
     citations = tuple(
-        Citation(n, hits[hi].passage, " … ".join(quotes[n])) for hi, n in sorted(numbers.items(), key=lambda x: x[1])
+        Citation(n, by_id[pid], " … ".join(s for p, s, _ in quotes if p.id == pid))
+        for pid, n in sorted(numbers.items(), key=lambda x: x[1])
     )
-    return Answer(result.question, text, False, "extractive", citations, tuple(sentences), notices)
+    return Answer(result.question, lead + body, False, "extractive", citations, tuple(sentences), notices,
+                  missing=missing)

@@ -5,11 +5,15 @@ on sentences the passage does not say. After generation this module:
 
 1. removes markers that point at no passage, and counts them;
 2. splits the answer into sentences, each with the markers that follow it;
-3. scores each sentence against each passage: lexical support (share of the
-   sentence's content words found in the passage) and semantic support (cosine
-   with the passage's closest sentence), averaged;
+3. decides for each sentence and passage whether the passage *says* it (``supports``):
+   the sentence's content words must be found in one or two adjacent sentences of the
+   passage (not merely somewhere in it); a technical term no source uses, a rare term
+   the passage lacks, a number the passage lacks, or a negation only one side has
+   fails it; a comparison ("X does a, while Y does b") needs each side found. The old
+   lenient score (half word share, half cosine with the closest sentence) is kept only
+   as the reported ``support`` and to order passages that pass;
 4. keeps the cited passages that support the sentence; where none does, attaches
-   the best-supporting passage; where no passage does, marks the sentence
+   the best supporting passage; where no passage does, marks the sentence
    unsupported (and keeps no citation for it);
 5. renumbers the surviving citations 1..n in order of first use.
 """
@@ -25,13 +29,21 @@ from rag.keyword import tokenize
 from rag.records import Citation, Passage, SentenceSupport
 from rag.text import split_sentences
 
-__all__ = ["check_citations", "CheckedAnswer", "SUPPORT_THRESHOLD"]
+__all__ = ["check_citations", "keep_supported", "supports", "CheckedAnswer", "SUPPORT_THRESHOLD"]
 
-# A sentence is backed by a passage at or above this support (0..1). Chosen so that
-# a paraphrase of a passage sentence passes (~0.6-0.9) and an unrelated claim on the
-# same topic does not (~0.2-0.4); see tests/test_citations.py for the table.
-SUPPORT_THRESHOLD = 0.5
+# Thresholds of the strict test, chosen on the tuning half of eval/answers.jsonl
+# (sentences of real local-model answers labelled by reading the cited passage) and
+# reported on the other half; see the README.
+SUPPORT_THRESHOLD = 0.5  # the lenient score's floor, kept as a tie-break
+WINDOW_COVERAGE = 0.75  # share of a claim's content words found in a 1-2 sentence window
+CLAUSE_COVERAGE = 0.6  # the same for each side of a comparison
+RARE_SHARE = 0.05  # a word in at most this share of passages is a specific term
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|doesn't|don't|isn't|aren't|without|neither|nor)\b|n't\b",
+                       re.I)
+_CLAUSE = re.compile(r",?\s+(?:while|whereas|but|unlike|however|in contrast)\s+|;\s+", re.I)
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 _MARKER = re.compile(r"[\s,;]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LEADING = re.compile(r"^[ \t]*((?:\[\d+(?:\s*[,;]\s*\d+)*\][ \t]*)+)(.*?)$", re.M)
 _AFTER_STOP = re.compile(r"([.!?])((?:[\s,;]*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 _MIN_CONTENT_WORDS = 3  # shorter sentences ("In short:") are connective, not claims
 
@@ -49,8 +61,10 @@ class CheckedAnswer:
 
 def _split_with_markers(text: str, n_passages: int) -> tuple[list[tuple[str, list[int]]], int]:
     """Sentences with the valid marker numbers attached to each; count invalid markers."""
-    # "... gradients. [1] It ..." cites the sentence before the marker: move markers
-    # written after the full stop in front of it, so the splitter keeps them together.
+    # "[1] Dropout is ..." at the start of a line cites that line: move the markers to
+    # its end. "... gradients. [1] It ..." cites the sentence before the marker: move
+    # markers written after the full stop in front of it, so the splitter keeps them.
+    text = _LEADING.sub(lambda m: m.group(2).rstrip() + " " + m.group(1).strip(), text)
     text = _AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text)
     removed = 0
     out: list[tuple[str, list[int]]] = []
@@ -80,13 +94,100 @@ def _lexical(sentence_tokens: set[str], passage_tokens: set[str]) -> float:
     return len(sentence_tokens & passage_tokens) / len(sentence_tokens)
 
 
-def check_citations(text: str, passages: list[Passage], encoder) -> CheckedAnswer:
+@dataclass(frozen=True)
+class Evidence:
+    """A passage prepared for the strict test: its sentence windows and their words."""
+
+    tokens: set[str]
+    windows: list[tuple[str, set[str]]]  # single sentences first, then adjacent pairs
+    singles: int = 0
+
+
+def _evidence(passage: Passage) -> Evidence:
+    sents = split_sentences(passage.answer) or [passage.answer or passage.text]
+    title = set(tokenize(passage.title or ""))
+    toks = [set(tokenize(s)) for s in sents]
+    windows = [(s, t | title) for s, t in zip(sents, toks)]
+    windows += [(sents[i] + " " + sents[i + 1], toks[i] | toks[i + 1] | title) for i in range(len(sents) - 1)]
+    return Evidence(title.union(*toks), windows, len(sents))
+
+
+def _coverage(tokens: set[str], ev: Evidence) -> tuple[float, str]:
+    best, text = 0.0, ""
+    for wtext, wtoks in ev.windows:
+        c = len(tokens & wtoks) / len(tokens)
+        if c > best:
+            best, text = c, wtext
+    return best, text
+
+
+_VERB = re.compile(r"\b(?:is|are|was|were|can|could|has|have|helps?|uses?|allows?|provides?|refers?|means?|"
+                   r"does|do|works?|makes?|leads?|causes?|prevents?|reduces?|improves?)\b", re.I)
+BOUND_SHARE = 0.5  # of the claim's other words, found in one sentence together with its subject
+
+
+def _subject_bound(sentence: str, ev: Evidence, vocab) -> bool:
+    """Whether the passage says the claim *of its subject* ("Sigmoid ... mitigates X" needs a
+    passage sentence naming sigmoid together with what is claimed, not X said of ReLU)."""
+    m = _VERB.search(sentence)
+    if not m:
+        return True
+    subject = set(tokenize(sentence[: m.start()]))
+    rest = set(tokenize(sentence[m.end():])) - subject
+    if not subject or len(rest) < 2:
+        return True
+    key = min(subject, key=lambda t: (vocab.stems.get(t, 0) if vocab is not None else 0, t))
+    for _, wtoks in ev.windows[: ev.singles]:
+        if key in wtoks and len(rest & wtoks) >= BOUND_SHARE * len(rest):
+            return True
+    return False
+
+
+def supports(sentence: str, passage: Passage, vocab=None, evidence: Evidence | None = None) -> bool:
+    """Whether ``passage`` states ``sentence`` (the strict test of the module docstring).
+
+    ``vocab`` (a ``rag.query.Vocabulary`` of the whole corpus) lets the test tell a term
+    no source uses, or a rare one, from common words.
+    """
+    ev = evidence or _evidence(passage)
+    toks = set(tokenize(sentence))
+    if not toks:
+        return True
+    if vocab is not None:
+        from rag.query import is_technical
+
+        n_passages = max(1, vocab.n_docs)
+        for t in toks:
+            df = vocab.stems.get(t, 0)
+            if df == 0 and is_technical(t):
+                return False  # outside knowledge: no source uses this term
+            if t not in ev.tokens and 0 < df <= RARE_SHARE * n_passages:
+                return False  # a specific term from elsewhere in the corpus
+    if any(n not in passage.answer and n not in (passage.title or "") for n in _NUMBER.findall(sentence)):
+        return False
+    cov, window = _coverage(toks, ev)
+    if cov < WINDOW_COVERAGE:
+        return False
+    if bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(window)):
+        return False
+    if not _subject_bound(sentence, ev, vocab):
+        return False
+    clauses = [c for c in _CLAUSE.split(sentence) if len(tokenize(c)) >= 2]
+    if len(clauses) > 1:
+        for clause in clauses:
+            if _coverage(set(tokenize(clause)), ev)[0] < CLAUSE_COVERAGE:
+                return False
+    return True
+
+
+def check_citations(text: str, passages: list[Passage], encoder, vocab=None) -> CheckedAnswer:
     """Check ``text`` (markers [n] refer to ``passages[n-1]``) and return the checked answer."""
     parts, removed = _split_with_markers(text, len(passages))
     if not parts:
         return CheckedAnswer("", (), (), removed, 0)
     passage_sents = [split_sentences(p.answer) or [p.answer or p.text] for p in passages]
     passage_tokens = [set(tokenize(p.title or "")) | set(tokenize(p.answer)) for p in passages]
+    evidence = [_evidence(p) for p in passages]
     flat = [s for sents in passage_sents for s in sents]
     owner = np.array([i for i, sents in enumerate(passage_sents) for _ in sents])
     vecs = encoder.encode([s for s, _ in parts] + flat)
@@ -109,10 +210,13 @@ def check_citations(text: str, passages: list[Passage], encoder) -> CheckedAnswe
         if len(toks) < _MIN_CONTENT_WORDS:
             sentences.append(SentenceSupport(sent, (), True, float(support.max(initial=0.0))))
             continue
-        keep = [c for c in cites if support[c - 1] >= SUPPORT_THRESHOLD]
+        passes = [supports(sent, passages[pi], vocab, evidence[pi]) and support[pi] >= SUPPORT_THRESHOLD
+                  for pi in range(len(passages))]
+        keep = [c for c in cites if passes[c - 1]]
         if not keep:
-            best = int(np.argmax(support))
-            if support[best] >= SUPPORT_THRESHOLD:
+            ranked = sorted(range(len(passages)), key=lambda pi: -support[pi])
+            best = next((pi for pi in ranked if passes[pi]), None)
+            if best is not None:
                 keep = [best + 1]
                 reattached += 1
         new = []
@@ -126,3 +230,18 @@ def check_citations(text: str, passages: list[Passage], encoder) -> CheckedAnswe
     rendered = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
     citations = tuple(Citation(n, passages[pi], quotes[pi]) for pi, n in sorted(order.items(), key=lambda x: x[1]))
     return CheckedAnswer(rendered, tuple(sentences), citations, removed, reattached)
+
+
+def keep_supported(checked: CheckedAnswer) -> CheckedAnswer:
+    """The checked answer with only its supported, cited sentences; citations renumbered 1..n."""
+    by_n = {c.n: c for c in checked.citations}
+    order: dict[int, int] = {}
+    kept = []
+    for s in checked.sentences:
+        if not (s.supported and s.cites):
+            continue
+        new = tuple(order.setdefault(n, len(order) + 1) for n in s.cites)
+        kept.append(SentenceSupport(s.text, new, True, s.support))
+    citations = tuple(Citation(new, by_n[old].passage, by_n[old].quote) for old, new in order.items())
+    text = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in kept)
+    return CheckedAnswer(text, tuple(kept), citations, checked.removed_markers, checked.reattached)

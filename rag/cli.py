@@ -366,14 +366,26 @@ def topics(
 def eval_(
     file: Path = typer.Argument(..., help="Question set in the eval/dev.jsonl format."),
     as_json: bool = JsonOpt,
+    answers: bool = typer.Option(False, "--answers", help="Score final answers end to end instead of retrieval."),
+    generator: Generator = typer.Option(Generator.auto, "--generator", "-g", help="Who writes the answers (--answers)."),
+    save: Optional[Path] = typer.Option(None, "--save", help="With --answers: write each answer and verdict as JSONL."),
 ) -> None:
     """Measure hit@1, hit@5, MRR@10, refusals and compare coverage on a question set.
 
-    Example: rag eval eval/dev.jsonl
+    With --answers, answer every question and score the final answers: false refusals,
+    gold passages cited, multi-part answers covering every part, out-of-corpus questions
+    declined or hallucinated, sentences the check left out.
+
+    Examples:
+      rag eval eval/dev.jsonl
+      rag eval eval/everyday.jsonl --answers --generator local --json
     """
     from rag.evaluate import evaluate, load_questions
 
     rows = load_questions(file)
+    if answers:
+        _eval_answers(rows, generator.value, as_json, save)
+        return
     report = evaluate(_pipeline(), rows)
     data = report.to_json()
     if as_json:
@@ -398,6 +410,44 @@ def eval_(
     for m in report.misses:
         console.print(f"[yellow]{m['kind']}[/] {m.get('id')}: {_escape(m['question'])} "
                       f"[dim]{_escape(json.dumps({k: v for k, v in m.items() if k not in ('id', 'question', 'kind')}, ensure_ascii=False))}[/]")
+
+
+def _eval_answers(rows: list[dict], generator: str, as_json: bool, save: Optional[Path]) -> None:
+    from rag.evaluate import evaluate_answers
+    from rag.generate import resolve_generator
+
+    pipe = _pipeline()
+    name = resolve_generator(generator, pipe.settings)
+    out = open(save, "w", encoding="utf-8") if save else None
+
+    def record(row, answer, verdict) -> None:
+        if out:
+            out.write(json.dumps({"id": row.get("id"), "row": row, "answer": answer.to_json(), "verdict": verdict,
+                                  "stats": {k: v for k, v in answer.stats.items()}}, ensure_ascii=False) + "\n")
+            out.flush()
+
+    try:
+        report = evaluate_answers(pipe, rows, name, on_answer=record)
+    finally:
+        if out:
+            out.close()
+    data = report.to_json()
+    if as_json:
+        _print_json(data)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title=f"answers by {name} ({report.answerable} answerable, {report.unanswerable} not)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in data.items():
+        if key not in ("failures", "generator"):
+            table.add_row(key, str(value))
+    console.print(table)
+    for f in report.failures:
+        console.print(f"[yellow]{f.get('id')}[/]: {_escape(f['question'])} [dim]{_escape(f['answer'][:160])}[/]")
 
 
 class _StdoutClosed(Exception):

@@ -14,7 +14,8 @@ from pathlib import Path
 from rag.errors import UserError
 from rag.records import Passage
 
-__all__ = ["normalise", "is_relevant", "load_questions", "evaluate", "EvalReport"]
+__all__ = ["normalise", "is_relevant", "load_questions", "evaluate", "EvalReport", "evaluate_answers",
+           "AnswerReport", "score_answer"]
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
 
@@ -152,4 +153,126 @@ def evaluate(pipeline, rows: list[dict]) -> EvalReport:
     if cov_total:
         rep.compare_coverage = cov_found / cov_total
         rep.compare_precision = prec_ok / prec_total if prec_total else 0.0
+    return rep
+
+
+# ---------------------------------------------------------------------------------------
+# End-to-end answers (``rag eval --answers``). Scored from the final answer alone, by the
+# rules of eval/README.md, never by the citation checker's own verdicts.
+
+_NOT_MENTIONED = re.compile(r"\bsources do not (?:mention|cover)\b", re.I)
+
+
+def _mentions(text: str, term: str) -> bool:
+    low = text.lower()
+    return any(alt.strip().lower() in low for alt in term.split("|") if alt.strip())
+
+
+@dataclass
+class AnswerReport:
+    """End-to-end answer metrics for one generator over a question set."""
+
+    generator: str
+    answerable: int = 0
+    unanswerable: int = 0
+    false_refusals: int = 0
+    not_mentioned_answerable: int = 0
+    gold_cited: int = 0
+    multipart: int = 0
+    multipart_complete: int = 0
+    declined_unanswerable: int = 0
+    hallucinated_unanswerable: int = 0
+    model_sentences: int = 0
+    dropped_sentences: int = 0
+    fallbacks: int = 0
+    seconds: list[float] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """``rag eval --answers --json`` output."""
+        def rate(a: int, b: int):
+            return round(a / b, 4) if b else None
+
+        secs = sorted(self.seconds)
+        return {
+            "generator": self.generator,
+            "answerable": self.answerable,
+            "unanswerable": self.unanswerable,
+            "false_refusal_rate": rate(self.false_refusals, self.answerable),
+            "not_mentioned_rate_answerable": rate(self.not_mentioned_answerable, self.answerable),
+            "gold_cited_rate": rate(self.gold_cited, self.answerable),
+            "multipart": self.multipart,
+            "multipart_complete_rate": rate(self.multipart_complete, self.multipart),
+            "unanswerable_declined_rate": rate(self.declined_unanswerable, self.unanswerable),
+            "unanswerable_hallucinated": self.hallucinated_unanswerable,
+            "model_sentences": self.model_sentences,
+            "unsupported_sentence_rate": rate(self.dropped_sentences, self.model_sentences),
+            "fallback_rate": rate(self.fallbacks, self.answerable),
+            "median_seconds": round(secs[len(secs) // 2], 3) if secs else None,
+            "failures": self.failures,
+        }
+
+
+def score_answer(row: dict, answer: dict) -> dict:
+    """Judge one final answer (``rag ask --json`` shape) against its row's gold and terms."""
+    text = answer["answer"]
+    refused = answer["refused"]
+    not_mentioned = bool(_NOT_MENTIONED.search(text))
+    out: dict = {"refused": refused, "not_mentioned": not_mentioned}
+    terms = row.get("terms", [])
+    if row["answerable"]:
+        out["gold_cited"] = any(is_relevant(_passage(c), row["gold"]) for c in answer["citations"])
+        out["terms_ok"] = all(_mentions(text, t) for t in terms) if len(terms) > 1 else None
+    else:
+        supported = [s["text"] for s in answer["sentences"] if s["supported"]]
+        out["hallucinated"] = bool(terms) and any(_mentions(s, terms[0]) for s in supported)
+        out["declined"] = refused or not_mentioned
+    return out
+
+
+def _passage(c: dict) -> Passage:
+    return Passage(id=-1, source=c["source"], label=c.get("label", ""), kind=c.get("kind", "qa"),
+                   section=c.get("section"), qnum=c.get("qnum"), title=c.get("title"), start=c["start"],
+                   end=c["end"], text=c["text"], answer=c["text"])
+
+
+def evaluate_answers(pipeline, rows: list[dict], generator: str, on_answer=None) -> AnswerReport:
+    """Answer every question with ``generator`` and score the final answers (see ``score_answer``)."""
+    import time
+
+    rep = AnswerReport(generator)
+    for row in rows:
+        if row.get("kind") == "compare":
+            continue
+        started = time.perf_counter()
+        ans = pipeline.ask(row["question"], generator=generator)
+        rep.seconds.append(time.perf_counter() - started)
+        data = ans.to_json()
+        verdict = score_answer(row, data)
+        if on_answer:
+            on_answer(row, ans, verdict)
+        if ans.generator != generator and not ans.refused:
+            rep.fallbacks += row["answerable"]
+        if ans.generator not in ("extractive",):
+            dropped = len(ans.stats.get("dropped", []))
+            rep.model_sentences += len(ans.sentences) + dropped
+            rep.dropped_sentences += dropped
+        if row["answerable"]:
+            rep.answerable += 1
+            rep.false_refusals += verdict["refused"]
+            rep.not_mentioned_answerable += verdict["not_mentioned"] and not verdict["refused"]
+            rep.gold_cited += verdict["gold_cited"]
+            if verdict["terms_ok"] is not None:
+                rep.multipart += 1
+                rep.multipart_complete += verdict["terms_ok"]
+            bad = verdict["refused"] or verdict["not_mentioned"] or not verdict["gold_cited"] or \
+                verdict["terms_ok"] is False
+        else:
+            rep.unanswerable += 1
+            rep.declined_unanswerable += verdict["declined"]
+            rep.hallucinated_unanswerable += verdict["hallucinated"]
+            bad = not verdict["declined"] or verdict["hallucinated"]
+        if bad:
+            rep.failures.append({"id": row.get("id"), "question": row["question"], **verdict,
+                                 "answer": data["answer"][:300]})
     return rep

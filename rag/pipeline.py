@@ -49,17 +49,39 @@ class Pipeline:
         generator: str = "extractive",
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer a question with checked citations; refusals never call a model."""
+        """Answer a question with checked citations.
+
+        Retrieval decides coverage, never the model: a refused question, or one about a
+        term no source uses ("softmax"), is answered without calling a model; a covered
+        question always gets a cited answer (the quotes, when the model fails or declines).
+        """
+        result = self.search(question, k, sources)
+        return self.answer(result, generator=generator, on_token=on_token)
+
+    def answer(self, result: SearchResult, *, generator: str = "extractive",
+               on_token: Callable[[str], None] | None = None) -> Answer:
+        """The answer for an existing search result (lets a caller show the quotes first)."""
         from rag.answer import extractive_answer, refusal
         from rag.generate import answer_with_model, resolve_generator
 
-        result = self.search(question, k, sources)
         name = resolve_generator(generator, self.settings)
         if result.refused:
             return refusal(result.question, name)
+        missing_parts = [p for p in result.parts if any(t.lower() in p.text.lower() for t in result.missing)]
+        if result.missing and (not result.parts or len(missing_parts) == len(result.parts)):
+            return extractive_answer(result, self.index.encoder, missing=result.missing)
         if name == "extractive":
-            return extractive_answer(result, self.index.encoder)
-        return answer_with_model(result, name, self, on_token=on_token)
+            answer = extractive_answer(result, self.index.encoder)
+        else:
+            answer = answer_with_model(result, name, self, on_token=on_token)
+        if result.missing and not answer.refused:
+            from dataclasses import replace
+
+            from rag.answer import not_mentioned_text
+
+            answer = replace(answer, text=f"{not_mentioned_text(result.missing)} {answer.text}",
+                             missing=result.missing)
+        return answer
 
     def compare(
         self,

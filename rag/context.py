@@ -1,0 +1,152 @@
+"""What an answer is written from: which passages, and which of their sentences.
+
+Both the extractive answer and the model's prompt draw on the same selection:
+
+- passages: the question's best question-and-answer passages, and for a multi-part
+  question ("X vs Y") each part's best passages first, so every part is represented;
+  hollow passages (a heading with no answer) are left out;
+- sentences: within each passage, the sentences closest to the question (or to the
+  part the passage was chosen for), in the passage's own order, within a character
+  budget. A lean prompt is the whole cost of the local model's first token
+  (prompt evaluation runs at ~110-170 tokens/s on two cores).
+
+Sentences that read as instructions to a model ("ignore previous instructions…")
+are never selected: a passage is data, and such text is not an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.keyword import tokenize
+from rag.records import Passage, SearchResult
+from rag.retrieve import is_hollow
+from rag.text import split_sentences
+
+__all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction",
+           "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
+
+MAX_PASSAGES = 4
+SENTENCES_PER_PASSAGE = 3
+# ~350 prompt tokens of passage text at ~4 characters a token (see benchmarks/generation.md).
+CONTEXT_BUDGET_CHARS = 1400
+MAX_SENTENCE_CHARS = 400
+
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instruction|instructions|previous|above|prompt|rules)\b"
+    r"|\b(?:reply|respond|answer|say|output)\s+(?:only\s+)?with\s+(?:the\s+)?(?:word|phrase|text)\b"
+    r"|\byou\s+are\s+now\b|\bsystem\s+prompt\b|\bnew\s+instructions?\b",
+    re.I,
+)
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    """Whether a sentence addresses a model rather than a reader (a planted instruction)."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
+@dataclass(frozen=True)
+class ContextPassage:
+    """A passage chosen for an answer, the sentences chosen from it, and the part it serves."""
+
+    passage: Passage
+    sentences: tuple[str, ...]
+    part: str | None = None
+
+
+def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tuple[Passage, str | None]]:
+    """The passages to answer from, each with the part of the question it was chosen for.
+
+    Each covered part's best two passages come first (one each when there are more
+    than two parts), then the whole question's best, up to ``limit``; hollow passages
+    and non-question text are skipped unless nothing else was found.
+    """
+    def usable(hits):
+        return [h.passage for h in hits if h.passage.kind == "qa" and not is_hollow(h.passage)]
+
+    chosen: list[tuple[Passage, str | None]] = []
+    seen: set[int] = set()
+    per_part = 2 if len(result.parts) <= 2 else 1
+    for part in result.parts:
+        if not part.covered:
+            continue
+        for p in usable(part.hits)[:per_part]:
+            if p.id not in seen:
+                chosen.append((p, part.text))
+                seen.add(p.id)
+    for p in usable(result.hits):
+        if len(chosen) >= limit:
+            break
+        if p.id not in seen:
+            chosen.append((p, None))
+            seen.add(p.id)
+    if not chosen:
+        chosen = [(h.passage, None) for h in result.hits[:1] if not is_hollow(h.passage)]
+    return chosen[:limit]
+
+
+def candidate_sentences(passage: Passage) -> list[tuple[int, str]]:
+    """A passage's quotable sentences with their positions: claims, not labels or instructions."""
+    out = []
+    for pos, sent in enumerate(split_sentences(passage.answer)):
+        if len(tokenize(sent)) >= 3 and not looks_like_instruction(sent):
+            out.append((pos, sent[:MAX_SENTENCE_CHARS]))
+    return out
+
+
+def select_context(
+    question: str,
+    chosen: list[tuple[Passage, str | None]],
+    encoder,
+    per_passage: int = SENTENCES_PER_PASSAGE,
+    budget_chars: int = CONTEXT_BUDGET_CHARS,
+) -> list[ContextPassage]:
+    """The best sentences of each chosen passage for the question (or its part), within budget."""
+    cands = [(pi, pos, sent) for pi, (p, _) in enumerate(chosen) for pos, sent in candidate_sentences(p)]
+    if not cands:
+        return []
+    targets = [question] + sorted({part for _, part in chosen if part})
+    vecs = encoder.encode([c[2] for c in cands] + targets)
+    svecs, tvecs = vecs[: len(cands)], vecs[len(cands):]
+    target_of = {t: i for i, t in enumerate(targets)}
+    qtok = {t: set(tokenize(t)) for t in targets}
+    scores = []
+    for (pi, pos, sent), v in zip(cands, svecs):
+        part = chosen[pi][1]
+        t = part or question
+        toks = set(tokenize(sent))
+        overlap = len(qtok[t] & toks) / max(1, len(qtok[t]))
+        sim = float(v @ tvecs[target_of[t]])
+        if part:
+            sim = max(sim, float(v @ tvecs[0]))
+        # An answer's opening sentence usually states the definition: a small lift.
+        scores.append(sim + 0.3 * overlap + (0.1 if pos == 0 else 0.0) - 0.02 * pi)
+    picked: dict[int, list[int]] = {}
+    used = 0
+    # First the best sentence of every passage (so each passage, and each part, is
+    # represented), then the rest by score while the budget lasts.
+    order = sorted(range(len(cands)), key=lambda i: -scores[i])
+    firsts = []
+    for i in order:
+        pi = cands[i][0]
+        if pi not in picked:
+            picked[pi] = [i]
+            firsts.append(i)
+    used = sum(len(cands[i][2]) for i in firsts)
+    for i in order:
+        pi = cands[i][0]
+        if i in picked[pi] or len(picked[pi]) >= per_passage:
+            continue
+        if used + len(cands[i][2]) > budget_chars:
+            continue
+        picked[pi].append(i)
+        used += len(cands[i][2])
+    out = []
+    for pi, (p, part) in enumerate(chosen):
+        if pi in picked:
+            sents = tuple(cands[i][2] for i in sorted(picked[pi], key=lambda i: cands[i][1]))
+            out.append(ContextPassage(p, sents, part))
+    return out
