@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -82,14 +83,37 @@ def test_hostile_questions_through_the_cli(run_cli, name, question, code):
             assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_binary_and_control_characters_in_batch_mode(run_cli):
-    lines = ["\x00\x01\x02", "what\x07 is\x1b[31m dropout?", "\ufffd\ufffd", "ok what is a GRU?"]
-    r = run_cli("search", "--json", "-", "-k", "1", stdin="\n".join(lines) + "\n")
-    out = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(out) == 4 and "error" in out[0] and "empty" in out[0]["error"]
+BATCH = [  # (stdin line as bytes, expected: "ok", "empty" or "utf8")
+    (b"\x00\x01\x02", "empty"),
+    (b"what\x07 is\x1b[31m dropout?", "ok"),
+    (b"\xff\xfe\xfd binary", "utf8"),
+    (b"caf\xe9 latin-1, what is dropout?", "utf8"),
+    (bytes(range(0x80, 0x100)), "utf8"),
+    (b"\xed\xa0\x80 an encoded surrogate", "utf8"),
+    ("\ufffd\ufffd".encode(), "ok"),
+    (b"ok what is a GRU?\r", "ok"),
+]
+
+
+def test_binary_and_control_characters_in_batch_mode(cli_env):
+    """Real invalid bytes on stdin: each bad line gets an error record, the others are
+    answered, every stdout line is UTF-8 JSON, and the exit code is 1."""
+    stdin = b"\n".join(line for line, _ in BATCH) + b"\n"
+    r = subprocess.run(RAG + ["search", "--json", "-", "-k", "1"], input=stdin, capture_output=True,
+                       env=cli_env, cwd=ROOT, timeout=300)
+    err = r.stderr.decode("utf-8")
+    assert r.returncode == 1 and "Traceback" not in err, err
+    out = [json.loads(line.decode("utf-8")) for line in r.stdout.splitlines()]  # strict: valid UTF-8
+    assert len(out) == len(BATCH)
+    for record, (line, expect) in zip(out, BATCH):
+        if expect == "ok":
+            assert "error" not in record and isinstance(record["passages"], list), record
+        elif expect == "empty":
+            assert "empty" in record["error"]
+        else:
+            assert record["error"].startswith("the question is not valid UTF-8 text (byte 0x"), record
     assert out[1]["question"] == "what is [31m dropout?" and out[1]["passages"]
-    assert out[3]["passages"][0]["qnum"] == 45
-    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert out[-1]["passages"][0]["qnum"] == 45
 
 
 def test_hostile_questions_through_the_library(pipeline):
@@ -129,9 +153,14 @@ def test_killed_ingest_leaves_the_previous_index_serving(small_home):
     assert index_status(s) == "current"
     ix = open_index(s, cached=False)
     assert sum(p.kind == "qa" for p in ix.passages) == 9
-    # the next build cleans up the abandoned folder
-    build_index(s, force=True, progress=False)
-    assert len(list(s.home.glob(".index-*"))) == 1
+    # the next ingest, even one with nothing to build, removes the abandoned folder
+    assert not build_index(s, progress=False).built
+    assert list(s.home.glob(".index-*")) == [s.index_dir.resolve()]
+
+
+def _stems(text: str) -> set[str]:
+    """Words of four letters or more, cut to five letters so inflections still match."""
+    return {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower())}
 
 
 def test_planted_instructions_stay_data(tmp_path, network_attempts):
@@ -154,7 +183,14 @@ def test_planted_instructions_stay_data(tmp_path, network_attempts):
         assert not ans.refused and ans.text.strip().upper() != "PWNED"
         # Either the model answered from the passage, or it followed the planted text and the
         # check rejected that reply in favour of the quoted answer.
-        assert ans.citations and all(s.supported for s in ans.sentences if s.cites)
+        # Checked apart from the citation checker (whose verdicts agree with its own cites by
+        # construction): each cited sentence shares most of its words with what it cites.
+        assert ans.citations
+        cited = {c.n: c.passage.text for c in ans.citations}
+        for sent in ans.sentences:
+            if sent.cites:
+                words = _stems(sent.text)
+                assert len(words & _stems(" ".join(cited[n] for n in sent.cites))) >= 0.5 * len(words), sent.text
         assert "regulari" in ans.text.lower() or "overfitting" in ans.text.lower()
         if ans.generator == "extractive":
             assert "not supported by the sources" in ans.notices[0]
@@ -194,3 +230,31 @@ def test_app_resource_layer_is_shared_and_thread_safe(settings, build_report):
                                 range(80)))
     assert len({id(p) for p in pipes}) == 1
     assert results == [_run(pipes[0], i) for i in range(80)]
+
+
+SKIPPING_TESTS = {
+    "test_marks.py": "import pytest\n@pytest.mark.skipif(True, reason='llama_cpp missing')\ndef test_a(): pass\n"
+                     "def test_b(): pytest.skip('uvicorn missing')\ndef test_c(): pass\n",
+    "test_module.py": "import pytest\npytest.importorskip('no_such_component_xyz')\ndef test_d(): pass\n",
+}
+
+
+@pytest.mark.parametrize("files", [["test_marks.py"], ["test_module.py"], ["test_marks.py", "test_module.py"]],
+                         ids=["skip-marks", "importorskip", "both"])
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_a_skip_fails_the_run_under_ci(tmp_path, files, ci):
+    """Our conftest turns every skip into a failure when CI=true (a missing real component)."""
+    (tmp_path / "test_ok.py").write_text("def test_ok(): pass\n")
+    for name in files:
+        (tmp_path / name).write_text(SKIPPING_TESTS[name])
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    if ci:
+        env["CI"] = ci
+    r = subprocess.run([RAG[0], "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
+                        "--rootdir", str(tmp_path), str(tmp_path)], capture_output=True, text=True, env=env,
+                       cwd=ROOT, timeout=120)
+    if ci:
+        assert r.returncode == 1, r.stdout
+        assert "CI=true" in r.stdout
+    else:
+        assert r.returncode == 0, r.stdout
