@@ -1,7 +1,13 @@
-"""Page logic of the Streamlit app with streamlit.testing's AppTest (no browser)."""
+"""Page logic of the Streamlit app with streamlit.testing's AppTest (no browser).
+
+The "local model" in the progressive tests is a stand-in backend that writes a sentence
+copied from the first passage of its prompt, so the citation check accepts it; the
+real model in a real browser is tests/test_browser.py's.
+"""
 
 from __future__ import annotations
 
+import re
 
 import pytest
 
@@ -41,8 +47,18 @@ def test_answer_with_citations_kept_in_session(app):
 def test_refusal_looks_like_a_refusal(app):
     msgs = ask(app, "Who wrote Pride and Prejudice?")
     assert msgs[-1]["answer"].refused
-    assert any("do not cover" in i.value for i in app.info)
+    panel = [i.value for i in app.info if "do not cover" in i.value]
+    assert panel and "five" not in panel[0]
     assert not app.error
+    assert "answer-final" in markdown(app)
+
+
+def test_missing_term_says_so_above_the_nearest_quotes(app):
+    msgs = ask(app, "What is GELU activation in neural networks?")
+    answer = msgs[-1]["answer"]
+    assert answer.missing == ("GELU",) and answer.citations
+    assert any(i.value.startswith("The sources do not mention “GELU”") for i in app.info)
+    assert 'class="quotes"' in markdown(app)
 
 
 def test_over_long_question_gets_an_inline_message(app):
@@ -60,8 +76,102 @@ def test_follow_up_is_searched_with_the_conversation(app):
     ask(app, "What is L1 regularization?")
     msgs = ask(app, "And how does it compare to L2?")
     last = msgs[-1]
-    assert last["query"] != "And how does it compare to L2?" and "L1" in last["query"]
+    assert last["query"] == "L1 regularization vs L2 regularization"
     assert any("L2" in (c.passage.title or "") for c in last["answer"].citations)
+    assert any("searched as" in c.value for c in app.caption)
+
+
+def markdown(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def _first_passage_sentence(messages) -> str:
+    body = re.search(r"<<<\n(.*?)\n>>>", messages[-1]["content"], re.S).group(1)
+    return re.split(r"(?<=[.!?])\s+", body.strip())[0]
+
+
+@pytest.fixture()
+def local_model(monkeypatch, rag_home, build_report):
+    """A stand-in for the local model: ``calls`` records each prompt; ``mode`` picks the reply."""
+    import rag.generate as gen
+
+    state = {"calls": [], "mode": "copy"}
+
+    def backend(messages, settings, max_tokens):
+        state["calls"].append(messages)
+        if state["mode"] == "fail":
+            raise RuntimeError("model crashed")
+        if state["mode"] == "off-topic":
+            text = "Paris is the capital of France and hosts the Louvre museum. [1]"
+        else:
+            text = _first_passage_sentence(messages) + " [1]"
+        for word in text.split(" "):
+            yield word + " "
+
+    monkeypatch.setattr(gen, "local_available", lambda: True)
+    monkeypatch.setitem(gen._BACKENDS, "local", backend)
+    monkeypatch.setenv("RAG_HOME", str(rag_home))
+    monkeypatch.setenv("RAG_CORPUS", str(CORPUS))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    at.radio(key="generator").set_value("local").run()
+    return at, state
+
+
+def test_written_answer_above_collapsed_quotes(local_model):
+    at, state = local_model
+    msgs = ask(at, "What is batch normalization?")
+    reply = msgs[-1]
+    assert len(state["calls"]) == 1  # one model call: no rewrite call, no second answer
+    assert reply["answer"].generator == "local" and reply["answer"].citations
+    assert reply["quotes"].generator == "extractive" and reply["quotes"].citations
+    html = markdown(at)
+    assert html.index('class="written"') < html.index('class="quotes"')
+    assert "Quoted from the sources" in [e.label for e in at.expander]
+    assert 'data-kind="written"' in html and 'class="written streaming"' not in html
+
+
+def test_followup_costs_no_model_call(local_model):
+    at, state = local_model
+    ask(at, "What is dropout?")
+    msgs = ask(at, "Why is it used?")
+    assert msgs[-1]["query"] == "Why is dropout used?"
+    assert len(state["calls"]) == 2  # one per answer, none for the rewrite
+
+
+@pytest.mark.parametrize(("mode", "notice"), [("fail", "local model failed"),
+                                               ("off-topic", "not supported by the sources")])
+def test_failed_or_rejected_model_answer_keeps_the_quotes(local_model, mode, notice):
+    at, state = local_model
+    state["mode"] = mode
+    msgs = ask(at, "What is batch normalization?")
+    answer = msgs[-1]["answer"]
+    assert answer.generator == "extractive" and answer.citations
+    assert any(notice in c.value for c in at.caption)
+    html = markdown(at)
+    assert 'class="quotes"' in html and 'class="written' not in html and 'data-kind="quotes"' in html
+
+
+def test_refusal_and_missing_terms_never_call_the_model(local_model):
+    at, state = local_model
+    ask(at, "Who wrote Pride and Prejudice?")
+    msgs = ask(at, "What is GELU activation in neural networks?")
+    assert state["calls"] == []
+    assert msgs[1]["answer"].refused and msgs[3]["answer"].missing == ("GELU",)
+
+
+def test_compare_synthesis_after_the_cards(local_model):
+    at, state = local_model
+    at.switch_page("views/compare.py").run()
+    at.text_input(key="compare_q").set_value("What is batch normalization?")
+    next(b for b in at.button if b.label == "Compare").click().run()
+    assert not at.exception, at.exception
+    cmp = at.session_state.comparison
+    assert len(state["calls"]) == 1
+    assert cmp.synthesis is not None and cmp.synthesis.generator == "local" and cmp.synthesis.text
+    html = markdown(at)
+    assert 'class="written synthesis"' in html and 'class="quotes gist"' in html
 
 
 def test_failed_generation_falls_back_with_a_notice(monkeypatch, rag_home, build_report):

@@ -8,13 +8,17 @@ read-only by every browser session; each session's chat lives in its own
 
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 
+from rag.answer import not_mentioned_text
 from rag.config import Settings
 from rag.records import Answer
 from ui.render import answer_html, citation_title, corpus_link, passage_html
 
-__all__ = ["get_pipeline", "get_topics", "sidebar", "show_answer", "GENERATOR_LABELS"]
+__all__ = ["get_pipeline", "get_topics", "sidebar", "show_answer", "show_reply", "show_refusal", "written_html",
+           "GENERATOR_LABELS"]
 
 GENERATOR_LABELS = {"local": "Local model (Qwen2.5 1.5B)", "api": "API model", "extractive": "Quotes only"}
 
@@ -79,15 +83,28 @@ def sidebar(pipe) -> dict:
     return {"generator": generator, "k": k, "sources": [labels[p] for p in picked] or None}
 
 
-def show_answer(answer: Answer, key: str) -> None:
-    """An answer with linked markers and expandable citation cards."""
-    for notice in answer.notices:
-        st.caption(f"Note: {notice}")
-    if answer.refused:
-        st.info("**The sources do not cover this.** None of the five articles answers this question, so "
-                "no answer is made up. Try rephrasing, or browse the Corpus page.", icon=":material/block:")
-        return
-    st.markdown(answer_html(answer, key), unsafe_allow_html=True)
+def _marker(generator: str, kind: str) -> None:
+    """The line that ends every finished reply: who answered; ``answer-final`` marks it as done
+    (the browser benchmark and tests wait on it)."""
+    label = GENERATOR_LABELS.get(generator, generator)
+    st.markdown(f'<div class="answer-final answered-by" data-kind="{kind}">answered by: {html.escape(label)}</div>',
+                unsafe_allow_html=True)
+
+
+def show_refusal() -> None:
+    """The panel for a question the sources do not cover (no model was asked)."""
+    st.info("**The sources do not cover this.** No passage in the indexed articles answers this question, "
+            "so no answer is made up. Try rephrasing it, or browse the Corpus page.", icon=":material/block:")
+
+
+def _not_mentioned(answer: Answer) -> None:
+    if answer.missing:
+        lead = not_mentioned_text(answer.missing)
+        tail = " The nearest they cover:" if answer.generator == "extractive" else ""
+        st.info(lead + tail, icon=":material/info:")
+
+
+def _citation_cards(answer: Answer, key: str) -> None:
     quotes: dict[int, list[str]] = {}
     for s in answer.sentences:
         for n in s.cites:
@@ -99,4 +116,51 @@ def show_answer(answer: Answer, key: str) -> None:
                         unsafe_allow_html=True)
             st.markdown(f"[Open in the corpus browser]({corpus_link(c.passage)}) · "
                         f"`{c.passage.source}` characters {c.passage.start}–{c.passage.end}")
-    st.caption(f"answered by: {GENERATOR_LABELS.get(answer.generator, answer.generator)}")
+
+
+def show_answer(answer: Answer, key: str, final: bool = True) -> None:
+    """An answer with linked markers and expandable citation cards.
+
+    Quotes (``generator == "extractive"``) are wrapped in ``.quotes``, a model's answer in
+    ``.written``; ``final=False`` shows the quotes while a model is still writing.
+    """
+    for notice in answer.notices:
+        st.caption(f"Note: {notice}")
+    if answer.refused:
+        show_refusal()
+        if final:
+            _marker(answer.generator, "refused")
+        return
+    _not_mentioned(answer)
+    cls = "quotes" if answer.generator == "extractive" else "written"
+    st.markdown(f'<div class="{cls}">{answer_html(answer, key)}</div>', unsafe_allow_html=True)
+    _citation_cards(answer, key)
+    if final:
+        _marker(answer.generator, cls)
+
+
+def _quotes_below(quotes: Answer, key: str) -> None:
+    """The quoted answer, collapsed under a written one (citations listed, not nested expanders)."""
+    with st.expander("Quoted from the sources"):
+        st.markdown(f'<div class="quotes">{answer_html(quotes, key)}</div>', unsafe_allow_html=True)
+        for c in quotes.citations:
+            st.markdown(f'<div id="cite-{key}-{c.n}"></div>', unsafe_allow_html=True)
+            st.markdown(f"**[{c.n}]** {c.passage.ref} · [{c.passage.title or 'passage'}]({corpus_link(c.passage)})")
+
+
+def show_reply(answer: Answer, quotes: Answer | None, key: str) -> None:
+    """A finished reply: the model's written answer with the quotes collapsed below it, or,
+    when the quotes are the answer (quotes only, a refusal, a failed or rejected model
+    answer), the quotes themselves with any notice."""
+    if quotes is None or answer.generator == "extractive" or answer.refused:
+        show_answer(answer, key)
+        return
+    show_answer(answer, key, final=False)
+    if not quotes.refused:
+        _quotes_below(quotes, f"{key}q")
+    _marker(answer.generator, "written")
+
+
+def written_html(text: str) -> str:
+    """The model's answer as it streams: escaped, with a cursor."""
+    return f'<div class="written streaming"><p>{html.escape(text)} ▌</p></div>'

@@ -22,6 +22,8 @@ mark.cited {background:#fff3b0; padding:0 1px;}
 .passage {white-space:pre-wrap; font-size:0.92em; line-height:1.45;}
 .refusal {font-size:1.05em;}
 .src-card h4 {margin-bottom:0.2rem;}
+.written.streaming {color:#333;}
+.answered-by {color:#6c757d; font-size:0.85em; margin-top:0.25rem;}
 </style>
 """
 

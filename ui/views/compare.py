@@ -1,11 +1,16 @@
-"""Compare: one card per source, agreement and differences, and the topic coverage map."""
+"""Compare: one card per source, agreement and differences (at once), the model's synthesis
+(streamed after them), and the topic coverage map."""
 
 from __future__ import annotations
+
+import html
+from dataclasses import replace
 
 import streamlit as st
 
 from rag.errors import RagError
-from ui.common import get_pipeline, get_topics, sidebar
+from rag.records import Answer
+from ui.common import get_pipeline, get_topics, sidebar, written_html
 from ui.render import CSS, answer_html, corpus_link, passage_html
 
 
@@ -60,8 +65,75 @@ def _heatmap(tmap) -> None:
             st.markdown(f"- **{label}** {question_ref(p)}: [{p.title}]({corpus_link(p)})")
 
 
+def _synthesis(slot, cmp, generator: str, pipe):
+    """Stream the model's synthesis into ``slot``; return the comparison with it (or as it was)."""
+    from rag.generate import compare_with_model
+
+    streamed: list[str] = []
+
+    def on_token(token: str) -> None:
+        streamed.append(token)
+        slot.markdown(written_html("".join(streamed)), unsafe_allow_html=True)
+
+    slot.caption(f"The {generator} model is writing a synthesis of the sources…")
+    covered = [s for s in cmp.sources if s.covered]
+    try:
+        synthesis = compare_with_model(cmp.question, covered, generator, pipe, on_token=on_token)
+    except Exception as exc:  # the cards and agreement stay; only the synthesis is missing
+        synthesis = Answer(cmp.question, "", False, "extractive",
+                           notices=(f"the synthesis failed ({type(exc).__name__}); no written synthesis",))
+    slot.empty()
+    return replace(cmp, synthesis=synthesis)
+
+
+def _show_synthesis(synthesis: Answer | None) -> None:
+    if synthesis and synthesis.text:
+        st.markdown(f'<div class="written synthesis">{answer_html(synthesis, "syn")}</div>',
+                    unsafe_allow_html=True)
+    if synthesis:
+        for notice in synthesis.notices:
+            st.caption(f"Note: {notice}")
+
+
+def _show_comparison(cmp, slot_wanted: bool):
+    """The comparison; returns an empty slot where the synthesis goes when one is to be written."""
+    labels = {s.source: s.label for s in cmp.sources}
+    slot = None
+    if cmp.refused:
+        st.info("**The sources do not cover this.** No source answers this question.", icon=":material/block:")
+    else:
+        n_cov = sum(s.covered for s in cmp.sources)
+        st.subheader(f"{n_cov} of {len(cmp.sources)} sources answer “{cmp.question}”")
+        if slot_wanted:
+            slot = st.empty()
+        else:
+            _show_synthesis(cmp.synthesis)
+        if cmp.agreement:
+            st.markdown("**Where they agree**")
+            for p in cmp.agreement:
+                st.markdown(f"- {p.text} — *{', '.join(labels[s] for s in p.sources)}*")
+        if cmp.differences:
+            st.markdown("**What only one source says**")
+            for p in cmp.differences:
+                st.markdown(f"- *{labels[p.sources[0]]}:* {p.text}")
+    cols = st.columns(len(cmp.sources))
+    for col, s in zip(cols, cmp.sources):
+        with col.container(border=True):
+            st.markdown(f"**{s.label}**")
+            if not s.covered:
+                st.caption(f":material/block: not covered (best match {s.confidence:.2f})")
+                continue
+            st.caption(":material/check_circle: covered")
+            st.markdown(f'<div class="quotes gist">{html.escape(s.gist)}</div>', unsafe_allow_html=True)
+            for p in s.passages:
+                with st.expander(f"{p.ref.removeprefix(s.label).strip()}: {p.title}"):
+                    st.markdown(passage_html(p, [s.gist]), unsafe_allow_html=True)
+                    st.markdown(f"[Open in the corpus browser]({corpus_link(p)})")
+    return slot
+
+
 def compare_page() -> None:
-    """Compare: one card per source, agreement and differences, and the topic coverage map."""
+    """Compare: the cards and agreement at once, then the model's synthesis as it is written."""
     pipe = get_pipeline()
     opts = sidebar(pipe)
     st.markdown(CSS, unsafe_allow_html=True)
@@ -69,47 +141,29 @@ def compare_page() -> None:
     with st.form("compare_form", border=False):
         question = st.text_input("Question", key="compare_q", placeholder="e.g. What is dropout?")
         submitted = st.form_submit_button("Compare")
+    name = "extractive"
     if submitted and question.strip():
         try:
+            from rag.generate import resolve_generator
+
+            name = resolve_generator(opts["generator"], pipe.settings)
             with st.spinner("Reading every source…"):
                 st.session_state.comparison = pipe.compare(question, sources=opts["sources"],
-                                                           generator=opts["generator"])
+                                                           generator="extractive")
         except RagError as exc:
             st.warning(str(exc), icon=":material/warning:")
+            name = "extractive"
+            st.session_state.pop("comparison", None)
     cmp = st.session_state.get("comparison")
     if cmp is not None:
-        labels = {s.source: s.label for s in cmp.sources}
-        if cmp.refused:
-            st.info("**The sources do not cover this.** No article answers this question.", icon=":material/block:")
-        else:
-            n_cov = sum(s.covered for s in cmp.sources)
-            st.subheader(f"{n_cov} of {len(cmp.sources)} sources answer “{cmp.question}”")
-            if cmp.synthesis and cmp.synthesis.text:
-                st.markdown(answer_html(cmp.synthesis, "syn"), unsafe_allow_html=True)
-            if cmp.synthesis:
-                for notice in cmp.synthesis.notices:
-                    st.caption(f"Note: {notice}")
-            if cmp.agreement:
-                st.markdown("**Where they agree**")
-                for p in cmp.agreement:
-                    st.markdown(f"- {p.text} — *{', '.join(labels[s] for s in p.sources)}*")
-            if cmp.differences:
-                st.markdown("**What only one source says**")
-                for p in cmp.differences:
-                    st.markdown(f"- *{labels[p.sources[0]]}:* {p.text}")
-        cols = st.columns(len(cmp.sources))
-        for col, s in zip(cols, cmp.sources):
-            with col.container(border=True):
-                st.markdown(f"**{s.label}**")
-                if not s.covered:
-                    st.caption(f":material/block: not covered (best match {s.confidence:.2f})")
-                    continue
-                st.caption(":material/check_circle: covered")
-                st.markdown(s.gist)
-                for p in s.passages:
-                    with st.expander(f"{p.ref.removeprefix(s.label).strip()}: {p.title}"):
-                        st.markdown(passage_html(p, [s.gist]), unsafe_allow_html=True)
-                        st.markdown(f"[Open in the corpus browser]({corpus_link(p)})")
+        writing = submitted and name != "extractive" and not cmp.refused
+        slot = _show_comparison(cmp, writing)
+        if writing:
+            cmp = _synthesis(slot, cmp, name, pipe)
+            st.session_state.comparison = cmp
+            with slot.container():
+                _show_synthesis(cmp.synthesis)
+        st.markdown('<div class="answer-final"></div>', unsafe_allow_html=True)
     st.divider()
     st.subheader("Which source covers which topic")
     _heatmap(get_topics())
