@@ -212,13 +212,14 @@ def _search_batch(pipe, k, source, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _answer_text(answer) -> None:
+def _answer_text(answer, title: str | None = None, skip_notices: tuple[str, ...] = ()) -> None:
     from rich.console import Console
     from rich.panel import Panel
 
     console = Console(highlight=False)
     for notice in answer.notices:
-        _err(f"note: {notice}")
+        if notice not in skip_notices:
+            _err(f"note: {notice}")
     if answer.refused:
         console.print(Panel(answer.text, title="no answer", border_style="yellow"))
         return
@@ -228,11 +229,17 @@ def _answer_text(answer) -> None:
         line = _escape(s.text) + (f" [cyan]{_escape(marks)}[/]" if marks else "")
         body.append(line if s.supported else f"[red]{line} (not supported by the sources)[/]")
     text = " ".join(body) if body else _escape(answer.text)
-    console.print(Panel(text, title=f"answer ({answer.generator})", border_style="green"))
+    if answer.missing and body:
+        from rag.answer import not_mentioned_text
+
+        tail = " The nearest they cover:" if answer.generator == "extractive" else ""
+        text = f"[yellow]{_escape(not_mentioned_text(answer.missing) + tail)}[/]\n{text}"
+    console.print(Panel(text, title=title or f"answer ({answer.generator})", border_style="green"))
     for c in answer.citations:
         p = c.passage
         console.print(f"[cyan][{c.n}][/] [bold]{_escape(p.ref)}[/] {_escape(p.title or '')}")
         console.print(f"    [dim]“{_escape(c.quote)}”[/]")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -245,28 +252,49 @@ def ask(
 ) -> None:
     """Answer a question from the sources, citing passages as [1], [2] ...
 
+    With a model, the quoted answer is printed as soon as the passages are found, then
+    the model's answer (streamed on a terminal) once its citations are checked.
     Refuses ("The sources do not cover this.") when retrieval finds no answer.
+    --json prints one document: the final answer.
 
     Examples:
       rag ask "How can the vanishing gradient problem be mitigated?"
       rag ask "What is a GRU?" --generator extractive --json
     """
+    from rag.generate import resolve_generator
+
     question = _question(question)
     pipe = _pipeline()
+    name = resolve_generator(generator.value, pipe.settings)
+    result = pipe.search(question, k, source)
+    quotes = None
+    if not as_json and name != "extractive" and not result.refused:
+        from rag.answer import extractive_answer
+
+        quotes = extractive_answer(result, pipe.index.encoder, missing=result.missing)
+        _answer_text(quotes, title=f"quoted from the sources (the {name} model is writing an answer)")
+    live = quotes is not None and sys.stdout.isatty()
     streamed = []
 
     def on_token(token: str) -> None:
-        if not as_json and sys.stdout.isatty():
+        if live:
             if not streamed:
-                sys.stdout.write("\n")
+                sys.stdout.write(f"\nwritten by the {name} model (citations checked when it ends):\n")
             sys.stdout.write(token)
             sys.stdout.flush()
         streamed.append(token)
 
-    answer = pipe.ask(question, k=k, sources=source, generator=generator.value, on_token=on_token)
-    if streamed and not as_json and sys.stdout.isatty():
+    answer = pipe.answer(result, generator=name, on_token=on_token)
+    if streamed and live:
         sys.stdout.write("\n\n")
-    _print_json(answer.to_json()) if as_json else _answer_text(answer)
+    if as_json:
+        _print_json(answer.to_json())
+    elif quotes is not None and answer.generator == "extractive" and answer.sentences == quotes.sentences:
+        for notice in answer.notices:  # the model's answer failed or was rejected: the quotes above stand
+            if notice not in quotes.notices:
+                _err(f"note: {notice}")
+    else:
+        _answer_text(answer, skip_notices=quotes.notices if quotes is not None else ())
 
 
 def _compare_text(cmp) -> None:
