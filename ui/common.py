@@ -70,7 +70,7 @@ def sidebar(pipe) -> dict:
         k = st.slider("Passages retrieved", 1, 10, saved.get("k", 5), key="k")
         labels = {info["label"]: src for src, info in pipe.index.sources.items()}
         picked = st.multiselect("Only these sources", list(labels), default=saved.get("sources", []),
-                                key="sources", placeholder="all five sources")
+                                key="sources", placeholder="all sources")
         counts = pipe.index.manifest.get("counts", {})
         st.caption(
             f"**Answering:** {GENERATOR_LABELS[generator]}  \n"
