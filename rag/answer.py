@@ -6,11 +6,13 @@ each sentence it writes carries the marker of the passage it was copied from.
 
 from __future__ import annotations
 
-from rag.context import answer_passages, select_context
+from rag.context import answer_passages, candidate_sentences, select_context
+from rag.keyword import tokenize
+from rag.query import _FRAME
 from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport
 from rag.retrieve import is_hollow
 
-__all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text"]
+__all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts"]
 
 MAX_SENTENCES = 4
 MAX_PER_PASSAGE = 2
@@ -40,11 +42,16 @@ def quote_sentences(result: SearchResult, encoder) -> list[tuple[Passage, str, s
     ctx = select_context(result.searched_as or result.question, chosen, encoder,
                          per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS)
     out: list[tuple[Passage, str, str | None]] = []
+    said: set[str] = set()
     # Each passage's lead sentence first (select_context keeps them in passage order),
     # then further sentences while there is room.
     for round_ in range(MAX_PER_PASSAGE):
         for c in ctx:
             if round_ < len(c.sentences) and len(out) < max(MAX_SENTENCES, len(ctx)):
+                key = " ".join(tokenize(c.sentences[round_]))
+                if key in said:
+                    continue  # two sources saying it word for word: quote it once
+                said.add(key)
                 out.append((c.passage, c.sentences[round_], c.part))
     rank = {c.passage.id: i for i, c in enumerate(ctx)}
     pos = {(c.passage.id, s): j for c in ctx for j, s in enumerate(c.sentences)}
@@ -84,3 +91,48 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     )
     return Answer(result.question, lead + body, False, "extractive", citations, tuple(sentences), notices,
                   missing=missing)
+
+
+def _part_terms(part: str) -> set[str]:
+    return {t for t in tokenize(part) if t not in _FRAME}
+
+
+def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
+    """Add a quoted sentence for each covered part of the question the answer leaves out."""
+    if not result.parts or answer.refused:
+        return answer
+    said = set()
+    for s in answer.sentences:
+        said |= set(tokenize(s.text))
+    missing_parts = [p for p in result.parts if p.covered and _part_terms(p.text) and
+                     not (_part_terms(p.text) & said)]
+    if not missing_parts:
+        return answer
+    quotes = quote_sentences(result, encoder)
+    sentences = list(answer.sentences)
+    citations = list(answer.citations)
+    by_passage = {c.passage.id: c.n for c in citations}
+    added = 0
+    for part in missing_parts:
+        terms = _part_terms(part.text)
+        # the quotes chosen for this part, then any quote, then any sentence of the
+        # passages found for the part or the question, that names the part
+        pool = [(p, s) for p, s, pt in quotes if pt == part.text] + [(p, s) for p, s, _ in quotes]
+        pool += [(h.passage, s) for h in part.hits + result.hits[:3] if not is_hollow(h.passage)
+                 for _, s in candidate_sentences(h.passage)]
+        pick = next(((p, s) for p, s in pool if terms <= set(tokenize(s))), None) or \
+            next(((p, s) for p, s in pool if terms & set(tokenize(s))), None)
+        if pick is None:
+            continue
+        p, sent = pick
+        if p.id not in by_passage:
+            by_passage[p.id] = len(citations) + 1
+            citations.append(Citation(by_passage[p.id], p, sent))
+        sentences.append(SentenceSupport(sent, (by_passage[p.id],), True, 1.0))
+        added += 1
+    if not added:
+        return answer
+    text = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
+    notices = answer.notices + (f"added {added} quoted sentence(s) for a part of the question the answer left out",)
+    return Answer(answer.question, text, False, answer.generator, tuple(citations), tuple(sentences), notices,
+                  answer.removed_markers, answer.stats, answer.missing)

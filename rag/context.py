@@ -77,9 +77,13 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
             if p.id not in seen:
                 chosen.append((p, part.text))
                 seen.add(p.id)
+    part_words = set().union(*(set(tokenize(p.text)) for p in result.parts)) if result.parts else set()
     for p in usable(result.hits):
         if len(chosen) >= limit:
             break
+        # For "X vs Y", a passage about neither X nor Y adds nothing.
+        if part_words and not part_words & set(tokenize(f"{p.title} {p.answer}")):
+            continue
         if p.id not in seen:
             chosen.append((p, None))
             seen.add(p.id)
@@ -88,11 +92,22 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
     return chosen[:limit]
 
 
+_HEADING_WORDS = 8  # an unpunctuated line this short is a sub-heading ("RMSProp (Root Mean Square ...)")
+_ANAPHORA = re.compile(r"^(?:this|it|its|these|they|that|those|such|here)\b", re.I)
+
+
+def is_claim(sentence: str) -> bool:
+    """A sentence that says something: three content words, and not a bare sub-heading."""
+    if len(tokenize(sentence)) < 3:
+        return False
+    return bool(re.search(r"[.!?]['\")]*$", sentence.strip())) or len(sentence.split()) > _HEADING_WORDS
+
+
 def candidate_sentences(passage: Passage) -> list[tuple[int, str]]:
     """A passage's quotable sentences with their positions: claims, not labels or instructions."""
     out = []
     for pos, sent in enumerate(split_sentences(passage.answer)):
-        if len(tokenize(sent)) >= 3 and not looks_like_instruction(sent):
+        if is_claim(sent) and not looks_like_instruction(sent):
             out.append((pos, sent[:MAX_SENTENCE_CHARS]))
     return out
 
@@ -122,8 +137,10 @@ def select_context(
         sim = float(v @ tvecs[target_of[t]])
         if part:
             sim = max(sim, float(v @ tvecs[0]))
-        # An answer's opening sentence usually states the definition: a small lift.
-        scores.append(sim + 0.3 * overlap + (0.1 if pos == 0 else 0.0) - 0.02 * pi)
+        # An answer's opening sentence usually states the definition: a small lift; one
+        # that opens with "This"/"It" leans on the sentence before it: a small drop.
+        scores.append(sim + 0.3 * overlap + (0.1 if pos == 0 else 0.0) - 0.02 * pi
+                      - (0.15 if _ANAPHORA.match(sent) else 0.0))
     picked: dict[int, list[int]] = {}
     used = 0
     # First the best sentence of every passage (so each passage, and each part, is

@@ -264,13 +264,6 @@ def _declines(text: str) -> bool:
     return simple.startswith(re.sub(r"[^a-z ]", "", REFUSAL_TEXT.lower())) or bool(_DECLINE.search(first))
 
 
-def _part_terms(part: str) -> set[str]:
-    from rag.keyword import tokenize
-    from rag.query import _FRAME
-
-    return {t for t in tokenize(part) if t not in _FRAME}
-
-
 def _checked_answer(question: str, context: list[ContextPassage], name: str, pipeline, messages,
                     on_token, max_tokens: int, result: SearchResult | None = None) -> Answer:
     """Generate, then check every sentence against its passage.
@@ -313,46 +306,6 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
                                                     "raw": text})
 
 
-def _complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
-    """Add a quoted sentence for each covered part of the question the answer leaves out."""
-    from rag.answer import quote_sentences
-    from rag.keyword import tokenize
-    from rag.records import Citation, SentenceSupport
-
-    if not result.parts:
-        return answer
-    said = set()
-    for s in answer.sentences:
-        said |= set(tokenize(s.text))
-    missing_parts = [p for p in result.parts if p.covered and _part_terms(p.text) and
-                     not (_part_terms(p.text) & said)]
-    if not missing_parts:
-        return answer
-    quotes = quote_sentences(result, encoder)
-    sentences = list(answer.sentences)
-    citations = list(answer.citations)
-    by_passage = {c.passage.id: c.n for c in citations}
-    added = 0
-    for part in missing_parts:
-        terms = _part_terms(part.text)
-        pick = next(((p, s) for p, s, pt in quotes if pt == part.text and terms & set(tokenize(s))), None) or \
-            next(((p, s) for p, s, _ in quotes if terms & set(tokenize(s))), None)
-        if pick is None:
-            continue
-        p, sent = pick
-        if p.id not in by_passage:
-            by_passage[p.id] = len(citations) + 1
-            citations.append(Citation(by_passage[p.id], p, sent))
-        sentences.append(SentenceSupport(sent, (by_passage[p.id],), True, 1.0))
-        added += 1
-    if not added:
-        return answer
-    text = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
-    notices = answer.notices + (f"added {added} quoted sentence(s) for a part the written answer left out",)
-    return Answer(answer.question, text, False, answer.generator, tuple(citations), tuple(sentences), notices,
-                  answer.removed_markers, answer.stats, answer.missing)
-
-
 def answer_with_model(
     result: SearchResult,
     name: str,
@@ -364,7 +317,7 @@ def answer_with_model(
 
     A model that fails, declines, or writes nothing the passages support yields the
     extractive answer with a one-line notice; a part of the question the written answer
-    leaves out gets a quoted sentence.
+    leaves out gets a quoted sentence (``rag.answer.complete_parts``, applied by the pipeline).
     """
     from rag.answer import extractive_answer
 
@@ -378,7 +331,7 @@ def answer_with_model(
     except GenerationError as exc:
         fallback = extractive_answer(result, encoder, notices=(f"{exc}; showing the quoted answer",))
         return replace(fallback, stats={**fallback.stats, **getattr(exc, "stats", {}), "fallback": str(exc)})
-    return _complete_parts(answer, result, encoder)
+    return answer
 
 
 def compare_with_model(question: str, covered, name: str, pipeline, on_token=None,

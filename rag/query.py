@@ -43,7 +43,7 @@ _FRAME = frozenset(
     doing done get gets got make makes made really actually please exactly mainly generally""".split()
 )
 MIN_TYPO_LEN = 5  # shorter words ("gelu", "relu") are too easily one edit from another term
-MIN_STEM_SHARE_LEN = 6  # see Vocabulary.knows
+MIN_STEM_SHARE_LEN = 6  # see Vocabulary.relates
 MIN_PREFIX_LEN = 4  # "conv", "backprop", "init": abbreviations of a corpus word
 _BRITISH = [(re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"), (re.compile(r"our$"), "or"),
             (re.compile(r"yse$"), "yze")]
@@ -155,28 +155,34 @@ class Vocabulary:
         return cls(stems, words, bigrams, len(texts), deletes)
 
     def knows(self, word: str) -> bool:
-        """Whether the corpus uses this word: any inflection the tokenizer folds, a British
-        spelling of it, or an abbreviation that begins a corpus word ("backprop")."""
+        """Whether the corpus uses this word: any inflection the tokenizer folds, or a
+        British spelling of it."""
         for form in dict.fromkeys((word, american(word))):
             toks = tokenize(form)
             if toks and all(t in self.stems for t in toks):
                 return True
-        w = word.lower()
-        if len(w) >= MIN_PREFIX_LEN and w.isalpha():
-            if self._prefixes is None:
-                self._prefixes = sorted(self.words)
-            import bisect
+        return False
 
-            i = bisect.bisect_left(self._prefixes, w)
-            if i < len(self._prefixes) and self._prefixes[i].startswith(w) and self._prefixes[i] != w:
+    def relates(self, word: str) -> bool:
+        """Whether a word the corpus does not use is a shortening or another form of one it
+        does: an abbreviation that begins a corpus word ("backprop", "conv"), or, for a
+        word no English vocabulary holds, a long shared beginning ("convolving" beside
+        "convolution")."""
+        import bisect
+
+        w = word.lower()
+        if len(w) < MIN_PREFIX_LEN or not w.isalpha():
+            return False
+        if self._prefixes is None:
+            self._prefixes = sorted(self.words)
+        i = bisect.bisect_left(self._prefixes, w)
+        if i < len(self._prefixes) and self._prefixes[i].startswith(w) and self._prefixes[i] != w:
+            return True
+        shared = max(MIN_STEM_SHARE_LEN, int(0.6 * len(w) + 0.999))
+        if is_technical(w) and len(w) >= shared:
+            j = bisect.bisect_left(self._prefixes, w[:shared])
+            if j < len(self._prefixes) and self._prefixes[j].startswith(w[:shared]):
                 return True
-            # Another form of a corpus word ("convolving" beside "convolution"): a long
-            # shared beginning, most of the word.
-            shared = max(MIN_STEM_SHARE_LEN, int(0.6 * len(w) + 0.999))
-            if len(w) >= shared:
-                j = bisect.bisect_left(self._prefixes, w[:shared])
-                if j < len(self._prefixes) and self._prefixes[j].startswith(w[:shared]):
-                    return True
         return False
 
     def correct(self, word: str) -> str | None:
@@ -305,7 +311,7 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
         if "-" in low:
             # A compound the corpus never writes: unknown when a part is ("bias-variance").
             parts = [p for p in low.split("-") if p]
-            if all(vocab.knows(p) or p in _FRAME or p in _STOP for p in parts):
+            if all(vocab.knows(p) or vocab.relates(p) or p in _FRAME or p in _STOP for p in parts):
                 return word
             unknown.append(word)
             technical.append(word)
@@ -316,6 +322,8 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
         if corrected is not None:
             corrections.append((word, corrected))
             return corrected
+        if vocab.relates(low):
+            return word
         unknown.append(word)
         if is_technical(low):
             technical.append(word)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.citations import check_citations
+from rag.query import Vocabulary
 from rag.records import Passage
 
 
@@ -21,6 +22,40 @@ P = [
     passage(3, "What is a GRU?", "A GRU is a recurrent neural network with an update gate and a reset gate. It "
             "has fewer parameters than an LSTM."),
 ]
+Q = P + [
+    passage(4, "What are activation functions?", "Common activation functions include ReLU, Sigmoid and Tanh. "
+            "ReLU helps mitigate the vanishing gradient problem because its gradient does not saturate."),
+]
+# The corpus the strict test knows: these passages, plus one that makes "learning rate" common.
+VOCAB = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q] + [
+    "The learning rate sets the step size of each weight update during training."] * 3)
+
+# Sentences a lenient check passed on real local-model answers (issue 10), in the shape
+# they came: on-topic, fluent, and not what the cited passage says.
+STRICT = [
+    ("outside term", "Softmax is an activation function used in neural networks. [4]", False),
+    ("claim moved to another subject", "Sigmoid helps mitigate the vanishing gradient problem. [4]", False),
+    ("negation added", "Dropout does not prevent overfitting in neural networks. [1]", False),
+    ("number not in the passage", "During training, dropout sets 50 percent of the input units to zero. [1]", False),
+    ("invented detail", "Batch normalization changes the learning rate at regular intervals during training. [2]",
+     False),
+    ("one side of a comparison unsupported",
+     "A GRU has an update gate and a reset gate, while an LSTM has a forget gate and a peephole. [3]", False),
+    ("paraphrase of one sentence", "ReLU helps with the vanishing gradient problem, as its gradient does not "
+     "saturate. [4]", True),
+    ("two adjacent sentences merged", "A GRU is a recurrent neural network with an update gate and a reset gate "
+     "and fewer parameters than an LSTM. [3]", True),
+    ("marker at the start of the line", "[2] Batch normalization stabilizes and accelerates training.", True),
+    ("pronoun subject", "It stabilizes and accelerates training. [2]", True),
+]
+
+
+@pytest.mark.parametrize("name,answer,supported", STRICT, ids=[c[0] for c in STRICT])
+def test_strict_support(index, name, answer, supported):
+    checked = check_citations(answer, Q, index.encoder, VOCAB)
+    assert len(checked.sentences) == 1
+    assert checked.sentences[0].supported is supported
+    assert bool(checked.sentences[0].cites) is supported
 
 CASES = [
     # name, answer, expected [(cites, supported)], removed markers

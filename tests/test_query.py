@@ -1,0 +1,71 @@
+"""Questions read against the corpus vocabulary: typos, missing terms, parts, rare phrases."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, split_parts
+
+
+@pytest.mark.parametrize("question,parts", [
+    ("relu vs sigmoid", ("relu", "sigmoid")),
+    ("RMSProp vs. Adagrad?", ("RMSProp", "Adagrad")),
+    ("What is the difference between batch normalization and dropout?", ("batch normalization", "dropout")),
+    ("diff between batch norm and dropout", ("batch norm", "dropout")),
+    ("What is the difference between an epoch, a batch and an iteration?", ("epoch", "batch", "iteration")),
+    ("Compare LSTM with GRU", ("LSTM", "GRU")),
+    ("How does a GRU differ from an LSTM?", ("GRU", "LSTM")),
+    ("What are generators and discriminators?", ("generators", "discriminators")),
+    # single-concept questions stay whole
+    ("What is dropout?", ()),
+    ("How can the vanishing gradient problem be mitigated?", ()),
+    ("Explain the difference", ()),
+    ("What is the trade-off between the learning rate being too high and the model failing to converge at all?", ()),
+])
+def test_split_parts(question, parts):
+    assert split_parts(question) == parts
+
+
+def test_technical_words_are_those_english_does_not_hold_whole():
+    for word in ("softmax", "gelu", "xgboost", "bias-variance", "1x1"):
+        assert is_technical(word), word
+    for word in ("schedule", "variance", "margin", "slides", "capping", "forging"):
+        assert not is_technical(word), word
+
+
+@pytest.fixture(scope="module")
+def vocab(index):
+    return Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in index.passages if p.kind in ("qa", "intro")])
+
+
+@pytest.mark.parametrize("question,corrected,missing", [
+    ("Whats the diffrence between overfiting and underfiting", {"diffrence": "difference"}, ()),
+    ("what is a boltzman machine", {"boltzman": "boltzmann"}, ()),
+    ("whats a hyperparamter", {"hyperparamter": "hyperparameter"}, ()),
+    ("vanishing gradiant", {"gradiant": "gradient"}, ()),
+    # an acronym is not a typo of its neighbour, a real word is not a typo either
+    ("What is the GELU activation?", {}, ("GELU",)),
+    ("What is the softmax function?", {}, ("softmax",)),
+    ("Explain the bias-variance tradeoff.", {}, ("bias-variance", "tradeoff")),
+    # abbreviations and British spellings of corpus words are known
+    ("what is backprop", {}, ()),
+    ("Why normalise the input data?", {}, ()),
+    ("What is a GRU?", {}, ()),
+])
+def test_plan(vocab, question, corrected, missing):
+    plan = plan_question(question, vocab)
+    assert corrected.items() <= dict(plan.corrections).items()
+    if not corrected:
+        assert plan.corrections == ()
+    assert plan.missing == missing
+
+
+def test_rare_phrase_is_found_and_common_one_is_not(vocab):
+    assert ("covari", "shift") in rare_phrases("What is internal covariate shift?", vocab) or \
+        rare_phrases("What is internal covariate shift?", vocab)
+    assert rare_phrases("What is a neural network?", vocab) == []
+
+
+def test_vocabulary_ignores_adverts(vocab):
+    # "schedule" occurs only in the training company's adverts (boilerplate units)
+    assert not vocab.knows("schedule")
