@@ -37,10 +37,11 @@ __all__ = ["check_citations", "keep_supported", "supports", "CheckedAnswer", "SU
 SUPPORT_THRESHOLD = 0.5  # the lenient score's floor, kept as a tie-break
 WINDOW_COVERAGE = 0.75  # share of a claim's content words found in a 1-2 sentence window
 CLAUSE_COVERAGE = 0.6  # the same for each side of a comparison
-RARE_SHARE = 0.05  # a word in at most this share of passages is a specific term
+RARE_SHARE = 0.05  # a technical word in at most this share of passages is a specific term
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|doesn't|don't|isn't|aren't|without|neither|nor)\b|n't\b",
                        re.I)
 _CLAUSE = re.compile(r",?\s+(?:while|whereas|but|unlike|however|in contrast)\s+|;\s+", re.I)
+_FRAGMENT = re.compile(r"\b(?:are|is|was|were|in|of|the|a|an|to|and|or|as|by|with|for|from|that)[.!?]?\s*$", re.I)
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 _MARKER = re.compile(r"[\s,;]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING = re.compile(r"^[ \t]*((?:\[\d+(?:\s*[,;]\s*\d+)*\][ \t]*)+)(.*?)$", re.M)
@@ -153,16 +154,21 @@ def supports(sentence: str, passage: Passage, vocab=None, evidence: Evidence | N
     toks = set(tokenize(sentence))
     if not toks:
         return True
+    if _FRAGMENT.search(sentence):
+        return False  # "The layers of a neural network are." states nothing
     if vocab is not None:
-        from rag.query import is_technical
+        from rag.query import _WORD, is_technical
 
-        n_passages = max(1, vocab.n_docs)
-        for t in toks:
-            df = vocab.stems.get(t, 0)
-            if df == 0 and is_technical(t):
-                return False  # outside knowledge: no source uses this term
-            if t not in ev.tokens and 0 < df <= RARE_SHARE * n_passages:
-                return False  # a specific term from elsewhere in the corpus
+        for word in _WORD.findall(sentence):
+            low = word.lower()
+            stems = tokenize(low)
+            if not stems or not is_technical(low) or all(t in ev.tokens for t in stems):
+                continue
+            df = max(vocab.stems.get(t, 0) for t in stems)
+            if df == 0 or df <= RARE_SHARE * max(1, vocab.n_docs):
+                # a term no source uses (outside knowledge), or a specific term from
+                # elsewhere in the corpus that this passage does not use
+                return False
     if any(n not in passage.answer and n not in (passage.title or "") for n in _NUMBER.findall(sentence)):
         return False
     cov, window = _coverage(toks, ev)
@@ -208,7 +214,8 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None) -> 
             best_sent[pi] = j
             support[pi] = 0.5 * _lexical(toks, passage_tokens[pi]) + 0.5 * max(0.0, float(sims[si, j]))
         if len(toks) < _MIN_CONTENT_WORDS:
-            sentences.append(SentenceSupport(sent, (), True, float(support.max(initial=0.0))))
+            # connective ("In short:") unless it is a broken-off fragment
+            sentences.append(SentenceSupport(sent, (), not _FRAGMENT.search(sent), float(support.max(initial=0.0))))
             continue
         passes = [supports(sent, passages[pi], vocab, evidence[pi]) and support[pi] >= SUPPORT_THRESHOLD
                   for pi in range(len(passages))]
