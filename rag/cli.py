@@ -431,6 +431,8 @@ def eval_(
     table.add_row("MRR@10", f"{report.mrr10:.3f}")
     table.add_row("out-of-corpus refused", f"{report.refused_unanswerable} / {report.unanswerable}")
     table.add_row("answerable refused", f"{report.refused_answerable} / {report.answerable}")
+    table.add_row("out-of-corpus 'not mentioned'", f"{report.not_mentioned_unanswerable} / {report.unanswerable}")
+    table.add_row("answerable 'not mentioned'", f"{report.not_mentioned_answerable} / {report.answerable}")
     if report.compare_rows:
         table.add_row("compare coverage", f"{report.compare_coverage:.3f} ({report.compare_rows} rows)")
         table.add_row("compare precision", f"{report.compare_precision:.3f}")

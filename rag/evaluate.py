@@ -72,6 +72,8 @@ class EvalReport:
     mrr10: float = 0.0
     refused_unanswerable: int = 0
     refused_answerable: int = 0
+    not_mentioned_unanswerable: int = 0
+    not_mentioned_answerable: int = 0
     compare_rows: int = 0
     compare_coverage: float | None = None
     compare_precision: float | None = None
@@ -91,6 +93,8 @@ class EvalReport:
             if self.unanswerable else None,
             "refusal_rate_answerable": round(self.refused_answerable / self.answerable, 4)
             if self.answerable else None,
+            "not_mentioned_unanswerable": self.not_mentioned_unanswerable,
+            "not_mentioned_answerable": self.not_mentioned_answerable,
             "compare_rows": self.compare_rows,
             "compare_coverage": None if self.compare_coverage is None else round(self.compare_coverage, 4),
             "compare_precision": None if self.compare_precision is None else round(self.compare_precision, 4),
@@ -127,12 +131,14 @@ def evaluate(pipeline, rows: list[dict]) -> EvalReport:
         if not row["answerable"]:
             rep.unanswerable += 1
             rep.refused_unanswerable += result.refused
-            if not result.refused:
+            rep.not_mentioned_unanswerable += not result.refused and bool(result.missing)
+            if not result.refused and not result.missing:
                 rep.misses.append({"id": row.get("id"), "question": row["question"], "kind": "not refused",
                                    "confidence": round(result.confidence, 4)})
             continue
         rep.answerable += 1
         rep.refused_answerable += result.refused
+        rep.not_mentioned_answerable += not result.refused and bool(result.missing)
         ranks = [h.rank for h in result.hits if is_relevant(h.passage, row["gold"])]
         first = ranks[0] if ranks else None
         rep.hit1 += first == 1

@@ -153,6 +153,13 @@ class Retriever:
         allowed = self.mask(self.resolve_sources(sources), include_boilerplate)
         plan = self.plan(question)
         sig = self.signals(plan.search_text)
+        if plan.search_text != question:
+            # Typos corrected for the keyword match; the dense signals take the better of
+            # the question as typed and as corrected (a wrong correction cannot hurt it).
+            typed = self.signals(question)
+            dense, title = np.maximum(sig.dense, typed.dense), np.maximum(sig.title, typed.title)
+            p = self.params
+            sig = Signals(dense, title, sig.keyword, dense + p.title_weight * title + p.keyword_weight * sig.keyword)
         if not plan.parts:
             return self.rank(question, sig, allowed, k, plan)
         part_sigs = [self.signals(p) for p in plan.parts]
@@ -163,7 +170,12 @@ class Retriever:
         for text, ps in zip(plan.parts, part_sigs):
             sub = self.rank(text, ps, allowed, 3)
             parts.append(PartHits(text, sub.hits, sub.confidence, self._part_covered(text, sub)))
-        return self.rank(question, whole, allowed, k, plan, tuple(parts))
+        first = int(np.argmax(np.where(allowed, sig.fused, -np.inf)))
+        return self.rank(question, whole, allowed, k, plan, tuple(parts), first)
+
+    def plan(self, question: str) -> QueryPlan:
+        """Typos corrected, missing terms and parts of a clean question (``rag.query``)."""
+        return plan_question(question, self.vocab)
 
     def _part_covered(self, text: str, sub: SearchResult) -> bool:
         """A part is covered when its dense score passes, or its best passage's title names it.
@@ -176,19 +188,15 @@ class Retriever:
         toks = set(tokenize(text))
         return bool(toks) and any(toks <= set(tokenize(h.passage.title or "")) for h in sub.hits[:3])
 
-    def plan(self, question: str) -> QueryPlan:
-        """Typos corrected, missing terms and parts of a clean question (``rag.query``)."""
-        return plan_question(question, self.vocab)
-
     def rank(self, question: str, sig: Signals, allowed: np.ndarray, k: int, plan: QueryPlan | None = None,
-             parts: tuple[PartHits, ...] = ()) -> SearchResult:
+             parts: tuple[PartHits, ...] = (), first: int | None = None) -> SearchResult:
         """Turn signals into a ``SearchResult`` over the ``allowed`` passages."""
         fused = np.where(allowed, sig.fused, -np.inf)
         order = list(np.argsort(-fused, kind="stable")[: max(k, 10)])
         if parts:
-            # Both sides of "X vs Y" near the top: after the best passage overall, each
-            # part's best passage, then the rest in fused order.
-            lead = order[:1]
+            # Both sides of "X vs Y" near the top: after the whole question's best passage,
+            # each part's best passage, then the rest in fused order.
+            lead = [first] if first is not None else order[:1]
             for part in parts:
                 if part.covered and part.hits and part.hits[0].passage.id not in lead:
                     lead.append(part.hits[0].passage.id)
