@@ -11,8 +11,9 @@ from rag.keyword import tokenize
 from rag.query import _FRAME
 from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport
 from rag.retrieve import is_hollow
+from rag.text import split_sentences
 
-__all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts"]
+__all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts", "note_hollow"]
 
 MAX_SENTENCES = 4
 MAX_PER_PASSAGE = 2
@@ -70,12 +71,8 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     if result.refused or not result.hits:
         return refusal(result.question, "extractive", notices)
     quotes = quote_sentences(result, encoder)
-    hollow = [h.passage for h in result.hits[:1] if is_hollow(h.passage)]
-    if hollow:
-        p = hollow[0]
-        notices = notices + (f"{p.ref} lists the question “{p.title}” without an answer",)
     if not quotes:
-        return refusal(result.question, "extractive", notices)
+        return note_hollow(refusal(result.question, "extractive", notices), result)
     numbers: dict[int, int] = {}
     for p, _, _ in quotes:
         numbers.setdefault(p.id, len(numbers) + 1)
@@ -89,8 +86,22 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
         Citation(n, by_id[pid], " … ".join(s for p, s, _ in quotes if p.id == pid))
         for pid, n in sorted(numbers.items(), key=lambda x: x[1])
     )
-    return Answer(result.question, lead + body, False, "extractive", citations, tuple(sentences), notices,
-                  missing=missing)
+    return note_hollow(Answer(result.question, lead + body, False, "extractive", citations, tuple(sentences),
+                              notices, missing=missing), result)
+
+
+def note_hollow(answer: Answer, result: SearchResult) -> Answer:
+    """Say so, citing it, when the best match is a question its source lists without an answer."""
+    top = result.hits[0].passage if result.hits else None
+    if top is None or result.refused or not is_hollow(top) or any(c.passage.id == top.id for c in answer.citations):
+        return answer
+    items = [s for s in split_sentences(top.answer) if len(s) <= 80]
+    listed = f": {'; '.join(items)}" if items and len(items) <= 6 else ""
+    n = len(answer.citations) + 1
+    sentence = SentenceSupport(f"{top.ref} lists “{top.title}” without an answer{listed}.", (n,), True, 1.0)
+    text = f"{answer.text} {sentence.text} [{n}]" if not answer.refused else f"{sentence.text} [{n}]"
+    return Answer(answer.question, text, False, answer.generator, answer.citations + (Citation(n, top, top.title or ""),),
+                  answer.sentences + (sentence,), answer.notices, answer.removed_markers, answer.stats, answer.missing)
 
 
 def _part_terms(part: str) -> set[str]:
@@ -104,8 +115,12 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     said = set()
     for s in answer.sentences:
         said |= set(tokenize(s.text))
-    missing_parts = [p for p in result.parts if p.covered and _part_terms(p.text) and
-                     not (_part_terms(p.text) & said)]
+    def named(terms: set[str]) -> bool:
+        # every word of the part, allowing "norm" for "normalize"
+        return all(any(t == s or (min(len(t), len(s)) >= 3 and (s.startswith(t) or t.startswith(s)))
+                       for s in said) for t in terms)
+
+    missing_parts = [p for p in result.parts if p.covered and _part_terms(p.text) and not named(_part_terms(p.text))]
     if not missing_parts:
         return answer
     quotes = quote_sentences(result, encoder)

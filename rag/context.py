@@ -64,8 +64,16 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
     than two parts), then the whole question's best, up to ``limit``; hollow passages
     and non-question text are skipped unless nothing else was found.
     """
-    def usable(hits):
-        return [h.passage for h in hits if h.passage.kind == "qa" and not is_hollow(h.passage)]
+    def usable(hits, words: set[str]):
+        # A passage that shares few words with what it was found for is a near miss of
+        # the embedding ("l1" finding an LSTM passage), not an answer.
+        need = (len(words) + 1) // 2
+        return [h.passage for h in hits if h.passage.kind == "qa" and not is_hollow(h.passage)
+                and (not words or len(words & set(tokenize(f"{h.passage.title} {h.passage.answer}"))) >= need)]
+
+    from rag.query import _FRAME
+
+    question_words = {t for t in tokenize(result.searched_as or result.question) if t not in _FRAME}
 
     chosen: list[tuple[Passage, str | None]] = []
     seen: set[int] = set()
@@ -73,12 +81,12 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
     for part in result.parts:
         if not part.covered:
             continue
-        for p in usable(part.hits)[:per_part]:
+        for p in usable(part.hits, set(tokenize(part.text)) - _FRAME)[:per_part]:
             if p.id not in seen:
                 chosen.append((p, part.text))
                 seen.add(p.id)
     part_words = set().union(*(set(tokenize(p.text)) for p in result.parts)) if result.parts else set()
-    for p in usable(result.hits):
+    for p in usable(result.hits, question_words) or usable(result.hits[:1], set()):
         if len(chosen) >= limit:
             break
         # For "X vs Y", a passage about neither X nor Y adds nothing.
@@ -139,7 +147,8 @@ def select_context(
             sim = max(sim, float(v @ tvecs[0]))
         # An answer's opening sentence usually states the definition: a small lift; one
         # that opens with "This"/"It" leans on the sentence before it: a small drop.
-        scores.append(sim + 0.3 * overlap + (0.1 if pos == 0 else 0.0) - 0.02 * pi
+        # A passage chosen for one part of "X vs Y" should be quoted where it names X.
+        scores.append(sim + (0.6 if part else 0.3) * overlap + (0.1 if pos == 0 else 0.0) - 0.02 * pi
                       - (0.15 if _ANAPHORA.match(sent) else 0.0))
     picked: dict[int, list[int]] = {}
     used = 0

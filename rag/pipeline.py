@@ -61,7 +61,7 @@ class Pipeline:
     def answer(self, result: SearchResult, *, generator: str = "extractive",
                on_token: Callable[[str], None] | None = None) -> Answer:
         """The answer for an existing search result (lets a caller show the quotes first)."""
-        from rag.answer import complete_parts, extractive_answer, refusal
+        from rag.answer import complete_parts, extractive_answer, note_hollow, refusal
         from rag.generate import answer_with_model, resolve_generator
 
         name = resolve_generator(generator, self.settings)
@@ -74,7 +74,7 @@ class Pipeline:
             answer = extractive_answer(result, self.index.encoder)
         else:
             answer = answer_with_model(result, name, self, on_token=on_token)
-        answer = complete_parts(answer, result, self.index.encoder)
+        answer = note_hollow(complete_parts(answer, result, self.index.encoder), result)
         if result.missing and not answer.refused:
             from dataclasses import replace
 

@@ -62,14 +62,17 @@ class RetrievalParams:
 
 
 def is_hollow(passage) -> bool:
-    """A question the source lists without an answer: no sentence of three content words.
+    """A question the source lists without an answer: no sentence that says something.
 
-    (003 Q28 "Define Epoch, Iterations and Batches." is a heading over empty sub-headings.)
+    (003 Q28 "Define Epoch, Iterations and Batches." is a heading over empty sub-headings;
+    003's cross-entropy question lists three names and explains none.)
     Hollow passages are found like any other but never quoted or put in a prompt.
     """
     if passage.kind != "qa":
         return False
-    return not any(len(tokenize(s)) >= 3 for s in split_sentences(passage.answer))
+    from rag.context import is_claim
+
+    return not any(is_claim(s) for s in split_sentences(passage.answer))
 
 
 @dataclass(frozen=True)
