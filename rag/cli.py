@@ -419,27 +419,35 @@ def eval_(
     if as_json:
         _print_json(data)
         return
+    metrics = [
+        ("hit@1", f"{report.hit1:.3f}"), ("hit@5", f"{report.hit5:.3f}"), ("MRR@10", f"{report.mrr10:.3f}"),
+        ("out-of-corpus refused", f"{report.refused_unanswerable} / {report.unanswerable}"),
+        ("answerable refused", f"{report.refused_answerable} / {report.answerable}"),
+        ("out-of-corpus 'not mentioned'", f"{report.not_mentioned_unanswerable} / {report.unanswerable}"),
+        ("answerable 'not mentioned'", f"{report.not_mentioned_answerable} / {report.answerable}"),
+    ]
+    if report.compare_rows:
+        metrics += [("compare coverage", f"{report.compare_coverage:.3f} ({report.compare_rows} rows)"),
+                    ("compare precision", f"{report.compare_precision:.3f}")]
+    console = _metric_table(f"{file} ({len(rows)} questions)", metrics)
+    for m in report.misses:
+        console.print(f"[yellow]{m['kind']}[/] {m.get('id')}: {_escape(m['question'])} "
+                      f"[dim]{_escape(json.dumps({k: v for k, v in m.items() if k not in ('id', 'question', 'kind')}, ensure_ascii=False))}[/]")
+
+
+def _metric_table(title: str, rows: list[tuple[str, str]]):
+    """Print a two-column metric table; return the console for what follows it."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
-    table = Table(title=f"{file} ({len(rows)} questions)")
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("hit@1", f"{report.hit1:.3f}")
-    table.add_row("hit@5", f"{report.hit5:.3f}")
-    table.add_row("MRR@10", f"{report.mrr10:.3f}")
-    table.add_row("out-of-corpus refused", f"{report.refused_unanswerable} / {report.unanswerable}")
-    table.add_row("answerable refused", f"{report.refused_answerable} / {report.answerable}")
-    table.add_row("out-of-corpus 'not mentioned'", f"{report.not_mentioned_unanswerable} / {report.unanswerable}")
-    table.add_row("answerable 'not mentioned'", f"{report.not_mentioned_answerable} / {report.answerable}")
-    if report.compare_rows:
-        table.add_row("compare coverage", f"{report.compare_coverage:.3f} ({report.compare_rows} rows)")
-        table.add_row("compare precision", f"{report.compare_precision:.3f}")
+    for name, value in rows:
+        table.add_row(name, value)
     console.print(table)
-    for m in report.misses:
-        console.print(f"[yellow]{m['kind']}[/] {m.get('id')}: {_escape(m['question'])} "
-                      f"[dim]{_escape(json.dumps({k: v for k, v in m.items() if k not in ('id', 'question', 'kind')}, ensure_ascii=False))}[/]")
+    return console
 
 
 def _eval_answers(rows: list[dict], generator: str, as_json: bool, save: Optional[Path]) -> None:
@@ -448,7 +456,10 @@ def _eval_answers(rows: list[dict], generator: str, as_json: bool, save: Optiona
 
     pipe = _pipeline()
     name = resolve_generator(generator, pipe.settings)
-    out = open(save, "w", encoding="utf-8") if save else None
+    try:
+        out = open(save, "w", encoding="utf-8") if save else None
+    except OSError as exc:
+        raise UserError(f"cannot write {save}: {exc.strerror or exc}") from None
 
     def record(row, answer, verdict) -> None:
         if out:
@@ -465,17 +476,8 @@ def _eval_answers(rows: list[dict], generator: str, as_json: bool, save: Optiona
     if as_json:
         _print_json(data)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False)
-    table = Table(title=f"answers by {name} ({report.answerable} answerable, {report.unanswerable} not)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in data.items():
-        if key not in ("failures", "generator"):
-            table.add_row(key, str(value))
-    console.print(table)
+    console = _metric_table(f"answers by {name} ({report.answerable} answerable, {report.unanswerable} not)",
+                            [(k, str(v)) for k, v in data.items() if k not in ("failures", "generator")])
     for f in report.failures:
         console.print(f"[yellow]{f.get('id')}[/]: {_escape(f['question'])} [dim]{_escape(f['answer'][:160])}[/]")
 
