@@ -97,6 +97,15 @@ class Pipeline:
 
         return compare_sources(self, question, sources, generator, on_token)
 
+    def synthesize(self, comparison: "Comparison", *, generator: str,
+                   on_token: Callable[[str], None] | None = None) -> Answer:
+        """A model-written synthesis for an existing comparison (lets a page show the cards first)."""
+        from rag.generate import compare_with_model, resolve_generator
+
+        covered = [s for s in comparison.sources if s.covered]
+        return compare_with_model(comparison.question, covered, resolve_generator(generator, self.settings), self,
+                                  on_token=on_token)
+
     def topics(self) -> "TopicMap":
         """The corpus's questions grouped into named topics, with the sources covering each."""
         from rag.topics import topic_map

@@ -67,8 +67,6 @@ def _heatmap(tmap) -> None:
 
 def _synthesis(slot, cmp, generator: str, pipe):
     """Stream the model's synthesis into ``slot``; return the comparison with it (or as it was)."""
-    from rag.generate import compare_with_model
-
     streamed: list[str] = []
 
     def on_token(token: str) -> None:
@@ -76,9 +74,8 @@ def _synthesis(slot, cmp, generator: str, pipe):
         slot.markdown(written_html("".join(streamed)), unsafe_allow_html=True)
 
     slot.caption(f"The {generator} model is writing a synthesis of the sources…")
-    covered = [s for s in cmp.sources if s.covered]
     try:
-        synthesis = compare_with_model(cmp.question, covered, generator, pipe, on_token=on_token)
+        synthesis = pipe.synthesize(cmp, generator=generator, on_token=on_token)
     except Exception as exc:  # the cards and agreement stay; only the synthesis is missing
         synthesis = Answer(cmp.question, "", False, "extractive",
                            notices=(f"the synthesis failed ({type(exc).__name__}); no written synthesis",))
