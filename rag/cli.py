@@ -268,10 +268,11 @@ def ask(
     name = resolve_generator(generator.value, pipe.settings)
     result = pipe.search(question, k, source)
     quotes = None
-    if not as_json and name != "extractive" and not result.refused:
+    if not as_json and name != "extractive" and not result.refused and not result.missing:
+        # (a refusal or a "not mentioned" answer calls no model: nothing to print twice)
         from rag.answer import extractive_answer
 
-        quotes = extractive_answer(result, pipe.index.encoder, missing=result.missing)
+        quotes = extractive_answer(result, pipe.index.encoder)
         _answer_text(quotes, title=f"quoted from the sources (the {name} model is writing an answer)")
     live = quotes is not None and sys.stdout.isatty()
     streamed = []
