@@ -6,7 +6,7 @@ each sentence it writes carries the marker of the passage it was copied from.
 
 from __future__ import annotations
 
-from rag.context import answer_passages, candidate_sentences, select_context
+from rag.context import answer_passages, candidate_sentences, headed_claims, select_context
 from rag.keyword import tokenize
 from rag.query import _FRAME
 from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport
@@ -135,6 +135,8 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
         pool = [(p, s) for p, s, pt in quotes if pt == part.text] + [(p, s) for p, s, _ in quotes]
         pool += [(h.passage, s) for h in part.hits + result.hits[:3] if not is_hollow(h.passage)
                  for _, s in candidate_sentences(h.passage)]
+        pool += [(h.passage, s) for h in part.hits + result.hits[:3] if not is_hollow(h.passage)
+                 for s in headed_claims(h.passage)]
         pick = next(((p, s) for p, s in pool if terms <= set(tokenize(s))), None) or \
             next(((p, s) for p, s in pool if terms & set(tokenize(s))), None)
         if pick is None:

@@ -26,7 +26,7 @@ from rag.records import Passage, SearchResult
 from rag.retrieve import is_hollow
 from rag.text import split_sentences
 
-__all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction",
+__all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
 MAX_PASSAGES = 4
@@ -109,6 +109,18 @@ def is_claim(sentence: str) -> bool:
     if len(tokenize(sentence)) < 3:
         return False
     return bool(re.search(r"[.!?]['\")]*$", sentence.strip())) or len(sentence.split()) > _HEADING_WORDS
+
+
+def headed_claims(passage: Passage) -> list[str]:
+    """Each sub-heading joined to the claim that follows it ("Adam (Adaptive Moment
+    Estimation): It combines the benefits of Momentum and RMSProp."): the heading names
+    what the claim is about when the claim itself only says "It"."""
+    sents = split_sentences(passage.answer)
+    out = []
+    for head, nxt in zip(sents, sents[1:]):
+        if not is_claim(head) and len(tokenize(head)) >= 1 and is_claim(nxt) and not looks_like_instruction(nxt):
+            out.append(f"{head.rstrip(':').strip()}: {nxt}"[:MAX_SENTENCE_CHARS])
+    return out
 
 
 def candidate_sentences(passage: Passage) -> list[tuple[int, str]]:

@@ -181,15 +181,16 @@ class Retriever:
         return plan_question(question, self.vocab)
 
     def _part_covered(self, text: str, sub: SearchResult) -> bool:
-        """A part is covered when its dense score passes, or its best passage's title names it.
+        """A part is covered when its dense score passes, or one of its best passages names it.
 
-        A one- or two-word part ("relu") embeds weakly, so its own words in the title
-        of its best passage count as well.
+        A one- or two-word part ("sigmoid") embeds weakly, so its own words in the title
+        or answer of one of its best three passages count as well.
         """
         if not sub.refused:
             return True
         toks = set(tokenize(text))
-        return bool(toks) and any(toks <= set(tokenize(h.passage.title or "")) for h in sub.hits[:3])
+        return bool(toks) and any(toks <= set(tokenize(f"{h.passage.title or ''} {h.passage.answer}"))
+                                  for h in sub.hits[:3])
 
     def rank(self, question: str, sig: Signals, allowed: np.ndarray, k: int, plan: QueryPlan | None = None,
              parts: tuple[PartHits, ...] = (), first: int | None = None) -> SearchResult:
