@@ -70,6 +70,17 @@ def test_refusal_in_the_browser(server, page):
     assert "Traceback" not in page.content()
 
 
+def test_term_no_source_uses_is_said_not_answered(server, page):
+    # issue 10: "What is the softmax function?" once got a cited, 'supported' definition
+    page.locator("textarea").fill("What is the softmax function?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=The sources do not mention “softmax”")
+    reply = page.locator("[data-testid='stChatMessage']").last
+    assert reply.locator("sup.cite").count() >= 1  # the nearest passages, cited
+    assert "softmax function is" not in reply.inner_text().lower()
+    assert "Traceback" not in page.content()
+
+
 def test_compare_shows_five_source_columns(server, page):
     page.get_by_role("link", name="Compare").click()
     page.wait_for_selector("text=Compare the sources")
