@@ -150,6 +150,8 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     if not added:
         return answer
     text = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
-    notices = answer.notices + (f"added {added} quoted sentence(s) for a part of the question the answer left out",)
+    notices = answer.notices
+    if answer.generator != "extractive":  # quotes need no apology for being quotes
+        notices += (f"added {added} quoted sentence(s) for a part of the question the model's answer left out",)
     return Answer(answer.question, text, False, answer.generator, tuple(citations), tuple(sentences), notices,
                   answer.removed_markers, answer.stats, answer.missing)
