@@ -98,7 +98,8 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
     items = [s for s in split_sentences(top.answer) if len(s) <= 80]
     listed = f": {'; '.join(items)}" if items and len(items) <= 6 else ""
     n = len(answer.citations) + 1
-    sentence = SentenceSupport(f"{top.ref} lists “{top.title}” without an answer{listed}.", (n,), True, 1.0)
+    sentence = SentenceSupport(f"{top.ref} lists “{top.title or 'this question'}” without an answer{listed}.",
+                               (n,), True, 1.0)
     text = f"{answer.text} {sentence.text} [{n}]" if not answer.refused else f"{sentence.text} [{n}]"
     return Answer(answer.question, text, False, answer.generator, answer.citations + (Citation(n, top, top.title or ""),),
                   answer.sentences + (sentence,), answer.notices, answer.removed_markers, answer.stats, answer.missing)

@@ -69,7 +69,7 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
         # the embedding ("l1" finding an LSTM passage), not an answer.
         need = (len(words) + 1) // 2
         return [h.passage for h in hits if h.passage.kind == "qa" and not is_hollow(h.passage)
-                and (not words or len(words & set(tokenize(f"{h.passage.title} {h.passage.answer}"))) >= need)]
+                and (not words or len(words & set(tokenize(f"{h.passage.title or ''} {h.passage.answer}"))) >= need)]
 
     from rag.query import _FRAME
 
@@ -90,7 +90,7 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
         if len(chosen) >= limit:
             break
         # For "X vs Y", a passage about neither X nor Y adds nothing.
-        if part_words and not part_words & set(tokenize(f"{p.title} {p.answer}")):
+        if part_words and not part_words & set(tokenize(f"{p.title or ''} {p.answer}")):
             continue
         if p.id not in seen:
             chosen.append((p, None))

@@ -253,8 +253,11 @@ def generate_text(name: str, messages, settings, on_token=None, max_tokens: int 
                   "tokens_per_s": len(pieces) / (total - first) if first is not None and total > first else None}
 
 
-_DECLINE = re.compile(r"\b(?:do(?:es)? not|don't|doesn't|cannot|can't|unable to)\b.{0,40}"
-                      r"\b(?:cover|answer|mention|provide|contain|find|address)", re.I)
+# A reply that declines talks about the passages ("The passages do not mention …");
+# "Pooling layers do not contain parameters" is an answer, not a refusal.
+_DECLINE = re.compile(r"\b(?:passages?|sources?|context|provided (?:text|information)|information provided)\b"
+                      r".{0,60}\b(?:not|no|cannot|can't|don't|doesn't|unable)\b"
+                      r"|\b(?:cannot|can't|unable to)\s+answer\b", re.I)
 
 
 def _declines(text: str) -> bool:
@@ -343,6 +346,8 @@ def compare_with_model(question: str, covered, name: str, pipeline, on_token=Non
     """
     chosen = [(s.passages[0], None) for s in covered if not is_hollow(s.passages[0])]
     context = select_context(question, chosen, pipeline.index.encoder)
+    if not context:  # nothing to write from: do not hold the shared model for a sure failure
+        return Answer(question, "", False, "extractive", notices=("no passage to write a synthesis from",))
     messages = build_messages(question, context, COMPARE_TASK)
     try:
         return _checked_answer(question, context, name, pipeline, messages, on_token, max_tokens)

@@ -44,7 +44,8 @@ _FRAME = frozenset(
 )
 MIN_TYPO_LEN = 5  # shorter words ("gelu", "relu") are too easily one edit from another term
 MIN_STEM_SHARE_LEN = 6  # see Vocabulary.relates
-MIN_PREFIX_LEN = 4  # "conv", "backprop", "init": abbreviations of a corpus word
+MIN_PREFIX_LEN = 4
+MAX_WORD_LEN = 30  # longer "words" are noise; their deletion sets would grow with the cube of the length  # "conv", "backprop", "init": abbreviations of a corpus word
 _BRITISH = [(re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"), (re.compile(r"our$"), "or"),
             (re.compile(r"yse$"), "yze")]
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "ation", "ations", "ity", "ities")
@@ -171,7 +172,7 @@ class Vocabulary:
         import bisect
 
         w = word.lower()
-        if len(w) < MIN_PREFIX_LEN or not w.isalpha():
+        if not MIN_PREFIX_LEN <= len(w) <= MAX_WORD_LEN or not w.isalpha():
             return False
         if self._prefixes is None:
             self._prefixes = sorted(self.words)
@@ -191,7 +192,7 @@ class Vocabulary:
         One edit for words of 4-7 letters, two from 8; ties go to the more frequent word.
         """
         w = word.lower()
-        if len(w) < MIN_TYPO_LEN or not w.isalpha() or word.isupper():
+        if not MIN_TYPO_LEN <= len(w) <= MAX_WORD_LEN or not w.isalpha() or word.isupper():
             return None
         limit = 1 if len(w) < 8 else 2
         candidates: set[str] = set()
@@ -250,7 +251,9 @@ _PATTERNS = [
     re.compile(_LEAD + r"(?:main\s+|key\s+)?(?:difference|differences|diffrence|diff|distinction)s?\s+(?:between|of)\s+(?P<x>.+?)\s+(?:and|&|vs\.?|versus|from)\s+(?P<y>.+?)$", re.I),
     re.compile(r"^(?:how\s+(?:does|do|is|are)\s+)(?P<x>.+?)\s+(?:differ|different|compare)\s+(?:from|to|with)\s+(?P<y>.+?)$", re.I),
     re.compile(r"^(?:compare|contrast)\s+(?P<x>.+?)\s+(?:with|to|and|vs\.?|versus)\s+(?P<y>.+?)$", re.I),
-    re.compile(r"^(?P<x>.+?)\s+(?:vs\.?|versus|v\.s\.?|or)\s+(?P<y>.+?)$", re.I),
+    re.compile(r"^(?P<x>.+?)\s+(?:vs\.?|versus|v\.s\.?)\s+(?P<y>.+?)$", re.I),
+    # "X or Y" only between short names ("relu or sigmoid"), not clauses ("used in training or inference")
+    re.compile(r"^(?P<x>\S+(?:\s+\S+){0,2})\s+or\s+(?P<y>\S+(?:\s+\S+){0,2})$", re.I),
     re.compile(r"^(?:what\s+(?:is|are)|whats|what's|define|explain|describe)\s+(?P<x>[^,]+?)\s+and\s+(?P<y>[^,]+?)$", re.I),
 ]
 _TAIL = re.compile(r"\s*[?.!]+\s*$")
@@ -277,7 +280,8 @@ def split_parts(question: str) -> tuple[str, ...]:
             continue
         x, y = m.group("x"), m.group("y")
         # "x" may itself be a list: "an epoch, a batch and an iteration"
-        pieces = [p for p in re.split(r"\s*,\s*|\s+and\s+", x) if p] + [y]
+        pieces = [p for p in re.split(r"\s*,\s*|\s+and\s+", x) if p] + \
+            [p for p in re.split(r"\s+(?:vs\.?|versus)\s+", y) if p]  # "X vs Y vs Z"
         # trailing context after the second concept ("... in neural networks") stays with it
         parts = []
         for p in pieces:
@@ -303,8 +307,8 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
         nonlocal content
         word = m.group(0)
         low = word.lower().replace("’", "'").removesuffix("'s")
-        if low in _STOP or low in _FRAME or low.isdigit() or not low:
-            return word
+        if low in _STOP or low in _FRAME or low.isdigit() or not low or "'" in low:
+            return word  # (a contraction such as "don't" is grammar, not a topic)
         content += 1
         if vocab.knows(low):
             return word

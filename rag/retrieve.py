@@ -42,6 +42,8 @@ def clean_question(question: str) -> str:
         raise UserError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise UserError(f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+    # Phones and macOS type curly apostrophes ("What’s"); the question patterns expect "'".
+    question = question.replace("’", "'").replace("‘", "'")
     cleaned = re.sub(r"\s+", " ", _CONTROL.sub(" ", question)).strip()
     if not cleaned:
         raise UserError("the question is empty")

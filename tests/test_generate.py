@@ -53,6 +53,18 @@ def test_system_prompt_is_identical_across_questions(pipeline):
     assert prompts[0] == prompts[1]
 
 
+@pytest.mark.parametrize("reply,declines", [
+    ("The sources do not cover this.", True),
+    ("The passages do not mention an answer to this question.", True),
+    ("I cannot answer this question from the given passages.", True),
+    ("Pooling layers do not contain learnable parameters [1].", False),
+    ("A single perceptron cannot find a non-linear boundary [1].", False),
+    ("Dropout is not applied during inference [2].", False),
+])
+def test_a_decline_is_about_the_sources_not_a_negative_answer(reply, declines):
+    assert generate._declines(reply) is declines
+
+
 def _api_pipeline(pipeline, reply: str, monkeypatch) -> Pipeline:
     """The pipeline with the API backend answering ``reply`` (a stand-in for a model's text)."""
     settings = dataclasses.replace(pipeline.settings, api_base="http://127.0.0.1:9/v1", api_model="m")

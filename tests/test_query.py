@@ -16,7 +16,11 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
     ("Compare LSTM with GRU", ("LSTM", "GRU")),
     ("How does a GRU differ from an LSTM?", ("GRU", "LSTM")),
     ("What are generators and discriminators?", ("generators", "discriminators")),
+    ("What’s the difference between L1 and L2?", ()),  # split after clean_question folds the apostrophe
+    ("ReLU vs GELU vs sigmoid", ("ReLU", "GELU", "sigmoid")),
+    ("relu or sigmoid", ("relu", "sigmoid")),
     # single-concept questions stay whole
+    ("Is dropout used in training or inference?", ()),
     ("What is dropout?", ()),
     ("How can the vanishing gradient problem be mitigated?", ()),
     ("Explain the difference", ()),
@@ -51,6 +55,11 @@ def vocab(index):
     ("what is backprop", {}, ()),
     ("Why normalise the input data?", {}, ()),
     ("What is a GRU?", {}, ()),
+    # contractions are grammar, not topics
+    ("Why don't we use sigmoid in deep networks?", {}, ()),
+    ("Isn't dropout a regularizer?", {}, ()),
+    # a 1,000-letter "word" is neither corrected nor slow
+    ("x" * 1000, {}, ("x" * 1000,)),
 ])
 def test_plan(vocab, question, corrected, missing):
     plan = plan_question(question, vocab)
@@ -58,6 +67,12 @@ def test_plan(vocab, question, corrected, missing):
     if not corrected:
         assert plan.corrections == ()
     assert plan.missing == missing
+
+
+def test_curly_apostrophe_is_folded_before_splitting():
+    from rag.retrieve import clean_question
+
+    assert split_parts(clean_question("What’s the difference between L1 and L2?")) == ("L1", "L2")
 
 
 def test_rare_phrase_is_found_and_common_one_is_not(vocab):
