@@ -6,11 +6,9 @@ each sentence it writes carries the marker of the passage it was copied from.
 
 from __future__ import annotations
 
-from rag.context import answer_passages, candidate_sentences, headed_claims, select_context
+from rag.context import answer_passages, candidate_sentences, headed_claims, is_hollow, part_terms, select_context
 from rag.keyword import tokenize
-from rag.query import _FRAME
 from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport
-from rag.retrieve import is_hollow
 from rag.text import split_sentences
 
 __all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts", "note_hollow"]
@@ -105,10 +103,6 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
                   answer.sentences + (sentence,), answer.notices, answer.removed_markers, answer.stats, answer.missing)
 
 
-def _part_terms(part: str) -> set[str]:
-    return {t for t in tokenize(part) if t not in _FRAME}
-
-
 def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     """Add a quoted sentence for each covered part of the question the answer leaves out."""
     if not result.parts or answer.refused:
@@ -116,12 +110,13 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     said = set()
     for s in answer.sentences:
         said |= set(tokenize(s.text))
+
     def named(terms: set[str]) -> bool:
         # every word of the part, allowing "norm" for "normalize"
         return all(any(t == s or (min(len(t), len(s)) >= 3 and (s.startswith(t) or t.startswith(s)))
                        for s in said) for t in terms)
 
-    missing_parts = [p for p in result.parts if p.covered and _part_terms(p.text) and not named(_part_terms(p.text))]
+    missing_parts = [p for p in result.parts if p.covered and part_terms(p.text) and not named(part_terms(p.text))]
     if not missing_parts:
         return answer
     quotes = quote_sentences(result, encoder)
@@ -130,7 +125,7 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     by_passage = {c.passage.id: c.n for c in citations}
     added = 0
     for part in missing_parts:
-        terms = _part_terms(part.text)
+        terms = part_terms(part.text)
         # the quotes chosen for this part, then any quote, then any sentence of the
         # passages found for the part or the question, that names the part
         pool = [(p, s) for p, s, pt in quotes if pt == part.text] + [(p, s) for p, s, _ in quotes]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.keyword import tokenize
+from rag.query import _WORD, is_technical
 from rag.records import Citation, Passage, SentenceSupport
 from rag.text import split_sentences
 
@@ -157,8 +158,6 @@ def supports(sentence: str, passage: Passage, vocab=None, evidence: Evidence | N
     if _FRAGMENT.search(sentence):
         return False  # "The layers of a neural network are." states nothing
     if vocab is not None:
-        from rag.query import _WORD, is_technical
-
         for word in _WORD.findall(sentence):
             low = word.lower()
             stems = tokenize(low)

@@ -8,7 +8,7 @@ Both the extractive answer and the model's prompt draw on the same selection:
 - sentences: within each passage, the sentences closest to the question (or to the
   part the passage was chosen for), in the passage's own order, within a character
   budget. A lean prompt is the whole cost of the local model's first token
-  (prompt evaluation runs at ~110-170 tokens/s on two cores).
+  (prompt evaluation measured ~61 tokens/s on two cores).
 
 Sentences that read as instructions to a model ("ignore previous instructions…")
 are never selected: a passage is data, and such text is not an answer.
@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import numpy as np
+from functools import lru_cache
 
 from rag.keyword import tokenize
+from rag.query import _FRAME
 from rag.records import Passage, SearchResult
-from rag.retrieve import is_hollow
 from rag.text import split_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
+           "candidate_sentences", "is_claim", "is_hollow", "part_terms",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
 MAX_PASSAGES = 4
 SENTENCES_PER_PASSAGE = 3
-# ~350 prompt tokens of passage text at ~4 characters a token (see benchmarks/generation.md).
+# ~350 prompt tokens of passage text at ~4 characters a token; with the fixed system
+# prompt reused, the new part of the prompt measured ~264 tokens (README, latency).
 CONTEXT_BUDGET_CHARS = 1400
 MAX_SENTENCE_CHARS = 400
 
@@ -64,16 +65,14 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
     than two parts), then the whole question's best, up to ``limit``; hollow passages
     and non-question text are skipped unless nothing else was found.
     """
-    def usable(hits, words: set[str]):
+    def usable(hits, words: set[str]) -> list[Passage]:
         # A passage that shares few words with what it was found for is a near miss of
         # the embedding ("l1" finding an LSTM passage), not an answer.
         need = (len(words) + 1) // 2
         return [h.passage for h in hits if h.passage.kind == "qa" and not is_hollow(h.passage)
                 and (not words or len(words & set(tokenize(f"{h.passage.title or ''} {h.passage.answer}"))) >= need)]
 
-    from rag.query import _FRAME
-
-    question_words = {t for t in tokenize(result.searched_as or result.question) if t not in _FRAME}
+    question_words = part_terms(result.searched_as or result.question)
 
     chosen: list[tuple[Passage, str | None]] = []
     seen: set[int] = set()
@@ -81,7 +80,7 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
     for part in result.parts:
         if not part.covered:
             continue
-        for p in usable(part.hits, set(tokenize(part.text)) - _FRAME)[:per_part]:
+        for p in usable(part.hits, part_terms(part.text))[:per_part]:
             if p.id not in seen:
                 chosen.append((p, part.text))
                 seen.add(p.id)
@@ -109,6 +108,27 @@ def is_claim(sentence: str) -> bool:
     if len(tokenize(sentence)) < 3:
         return False
     return bool(re.search(r"[.!?]['\")]*$", sentence.strip())) or len(sentence.split()) > _HEADING_WORDS
+
+
+def is_hollow(passage: Passage) -> bool:
+    """A question the source lists without an answer: no sentence that says something.
+
+    (003 Q28 "Define Epoch, Iterations and Batches." is a heading over empty sub-headings;
+    003's cross-entropy question lists three names and explains none.)
+    Hollow passages are found like any other but never quoted or put in a prompt.
+    """
+    return passage.kind == "qa" and _no_claim(passage.answer)
+
+
+@lru_cache(maxsize=4096)
+def _no_claim(answer: str) -> bool:
+    # asked several times per question for the same passages: split each answer once
+    return not any(is_claim(s) for s in split_sentences(answer))
+
+
+def part_terms(text: str) -> set[str]:
+    """The content words of a question or of one of its parts ("what", "difference" left out)."""
+    return {t for t in tokenize(text) if t not in _FRAME}
 
 
 def headed_claims(passage: Passage) -> list[str]:
@@ -163,7 +183,6 @@ def select_context(
         scores.append(sim + (0.6 if part else 0.3) * overlap + (0.1 if pos == 0 else 0.0) - 0.02 * pi
                       - (0.15 if _ANAPHORA.match(sent) else 0.0))
     picked: dict[int, list[int]] = {}
-    used = 0
     # First the best sentence of every passage (so each passage, and each part, is
     # represented), then the rest by score while the budget lasts.
     order = sorted(range(len(cands)), key=lambda i: -scores[i])

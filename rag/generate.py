@@ -29,10 +29,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from rag.context import ContextPassage, answer_passages, select_context
+from rag.context import ContextPassage, answer_passages, is_hollow, select_context
 from rag.errors import GenerationError, UserError
 from rag.records import REFUSAL_TEXT, Answer, SearchResult
-from rag.retrieve import is_hollow
 
 __all__ = [
     "resolve_generator",
@@ -268,7 +267,7 @@ def _declines(text: str) -> bool:
 
 
 def _checked_answer(question: str, context: list[ContextPassage], name: str, pipeline, messages,
-                    on_token, max_tokens: int, result: SearchResult | None = None) -> Answer:
+                    on_token, max_tokens: int) -> Answer:
     """Generate, then check every sentence against its passage.
 
     Only supported sentences stay in the answer; the rest are reported in a notice and
@@ -305,8 +304,7 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
         notices.append(f"left out {len(dropped)} sentence(s) of the model's answer that the cited passages "
                        f"do not support")
     return Answer(question, final.text, False, name, final.citations, final.sentences, tuple(notices),
-                  checked.removed_markers, stats | {"reattached": checked.reattached, "dropped": dropped,
-                                                    "raw": text})
+                  checked.removed_markers, stats | {"reattached": checked.reattached, "dropped": dropped})
 
 
 def answer_with_model(
@@ -322,7 +320,7 @@ def answer_with_model(
     extractive answer with a one-line notice; a part of the question the written answer
     leaves out gets a quoted sentence (``rag.answer.complete_parts``, applied by the pipeline).
     """
-    from rag.answer import extractive_answer
+    from rag.answer import extractive_answer, note_hollow
 
     encoder = pipeline.index.encoder
     context = select_context(result.searched_as or result.question, answer_passages(result), encoder)
@@ -334,7 +332,7 @@ def answer_with_model(
     except GenerationError as exc:
         fallback = extractive_answer(result, encoder, notices=(f"{exc}; showing the quoted answer",))
         return replace(fallback, stats={**fallback.stats, **getattr(exc, "stats", {}), "fallback": str(exc)})
-    return answer
+    return note_hollow(answer, result)  # (the extractive answer says it itself)
 
 
 def compare_with_model(question: str, covered, name: str, pipeline, on_token=None,

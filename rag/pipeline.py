@@ -6,6 +6,7 @@ and always returned as ``Answer`` records.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from rag.config import Settings
@@ -61,7 +62,7 @@ class Pipeline:
     def answer(self, result: SearchResult, *, generator: str = "extractive",
                on_token: Callable[[str], None] | None = None) -> Answer:
         """The answer for an existing search result (lets a caller show the quotes first)."""
-        from rag.answer import complete_parts, extractive_answer, note_hollow, refusal
+        from rag.answer import complete_parts, extractive_answer, not_mentioned_text, refusal
         from rag.generate import answer_with_model, resolve_generator
 
         name = resolve_generator(generator, self.settings)
@@ -74,12 +75,8 @@ class Pipeline:
             answer = extractive_answer(result, self.index.encoder)
         else:
             answer = answer_with_model(result, name, self, on_token=on_token)
-        answer = note_hollow(complete_parts(answer, result, self.index.encoder), result)
+        answer = complete_parts(answer, result, self.index.encoder)
         if result.missing and not answer.refused:
-            from dataclasses import replace
-
-            from rag.answer import not_mentioned_text
-
             answer = replace(answer, text=f"{not_mentioned_text(result.missing)} {answer.text}",
                              missing=result.missing)
         return answer

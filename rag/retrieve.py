@@ -29,9 +29,8 @@ from rag.index import Index
 from rag.keyword import tokenize
 from rag.query import QueryPlan, Vocabulary, plan_question, rare_phrases
 from rag.records import Hit, PartHits, SearchResult
-from rag.text import split_sentences
 
-__all__ = ["Retriever", "RetrievalParams", "Signals", "clean_question", "is_hollow"]
+__all__ = ["Retriever", "RetrievalParams", "Signals", "clean_question"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -63,20 +62,6 @@ class RetrievalParams:
     part_margin: float = 0.05
 
 
-def is_hollow(passage) -> bool:
-    """A question the source lists without an answer: no sentence that says something.
-
-    (003 Q28 "Define Epoch, Iterations and Batches." is a heading over empty sub-headings;
-    003's cross-entropy question lists three names and explains none.)
-    Hollow passages are found like any other but never quoted or put in a prompt.
-    """
-    if passage.kind != "qa":
-        return False
-    from rag.context import is_claim
-
-    return not any(is_claim(s) for s in split_sentences(passage.answer))
-
-
 @dataclass(frozen=True)
 class Signals:
     """Per-passage scores for one question; arrays are indexed by passage id."""
@@ -95,7 +80,6 @@ class Retriever:
         self.params = params or RetrievalParams()
         self._kind_mask = np.array([p.kind in self.params.kinds for p in index.passages], dtype=bool)
         self._source_of = np.array([p.source for p in index.passages])
-        self.hollow = np.array([is_hollow(p) for p in index.passages], dtype=bool)
         self.vocab = Vocabulary.from_texts(
             [f"{p.title or ''}\n{p.answer}" for p in index.passages if p.kind in self.params.kinds])
 

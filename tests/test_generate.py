@@ -107,7 +107,7 @@ def test_missing_term_is_said_and_no_model_is_called(pipeline, monkeypatch):
 
 
 def test_hollow_passage_is_never_quoted(pipeline):
-    from rag.retrieve import is_hollow
+    from rag.context import is_hollow
 
     hollow = [p for p in pipeline.index.passages if is_hollow(p)]
     assert any(p.title and "Epoch" in p.title for p in hollow)
