@@ -47,6 +47,19 @@ STRICT = [
      "and fewer parameters than an LSTM. [3]", True),
     ("marker at the start of the line", "[2] Batch normalization stabilizes and accelerates training.", True),
     ("pronoun subject", "It stabilizes and accelerates training. [2]", True),
+    # Failure modes of the first labelled batch (eval/answers.jsonl):
+    ("comparison turned round", "An LSTM has fewer parameters than a GRU. [3]", False),
+    ("comparison the right way round", "A GRU has fewer parameters than an LSTM. [3]", True),
+    ("sentence broken off", "During training, dropout randomly sets a fraction of the input units to be. [1]", False),
+    ("phrase with no verb", "A regularization technique by dropout during training. [1]", False),
+    ("announces a list it does not give", "Some important points about dropout are as follows. [1]", False),
+    ("a passage's title copied as a sentence", "What is batch normalization? [2]", False),
+    ("passage label copied in front of a claim", "Test Q2: Batch normalization stabilizes and accelerates "
+     "training. [2]", True),
+    ("ordinary verb the tokenizer splits", "ReLU helps mitigate the vanishing gradient problem because its "
+     "gradient does not saturate. [4]", True),
+    ("close paraphrase with other words", "Dropout is a regularisation method that stops neural networks from "
+     "overfitting. [1]", True),
 ]
 
 
