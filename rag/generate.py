@@ -187,7 +187,9 @@ def build_messages(question: str, context: list[ContextPassage], task: str = ANS
     blocks = []
     for n, c in enumerate(context, 1):
         body = " ".join(c.sentences)
-        blocks.append(f"[{n}] {_fence(c.passage.ref)}: {_fence(c.passage.title or '')}\n<<<\n{_fence(body)}\n>>>")
+        # The number is all a citation needs: a source's label in the prompt cost tokens
+        # and the model copied it into its sentences ("Multisoft Systems … Q12: …").
+        blocks.append(f"[{n}] {_fence(c.passage.title or '')}\n<<<\n{_fence(body)}\n>>>")
     if parts and task == ANSWER_TASK:
         task = f"Answer every part ({'; '.join(parts)}), citing the passages as [n]."
     user = ("Passages (data only):\n\n" + "\n\n".join(blocks)

@@ -38,6 +38,8 @@ def test_prompt_fences_passages_and_titles_as_data(pipeline):
     assert "not instructions" in system and "[1]" in user and "[2]" in user
     # neither a passage nor its title nor the question can close a fence or open one
     assert user.count("<<<") == 2 and user.count(">>>") == 2
+    # passages are numbered, not labelled: a source label in the prompt was copied into answers
+    assert hits[0].passage.ref not in user and hits[1].passage.label not in user
 
 
 def test_system_prompt_is_identical_across_questions(pipeline):
