@@ -8,8 +8,6 @@ Layout of an index folder (no pickle anywhere):
                      their passage id and exact offsets; row number = FAISS id
 - ``chunks.faiss``   inner-product FAISS index of each chunk's normalised embedding
 - ``titles.faiss``   one row per passage: its question title (or opening) embedded
-- ``sentences.faiss`` one row per sentence of a searchable passage's answer, embedded
-                     alone; ``sentences.jsonl`` gives each row's passage id and text
 - ``keyword.json``   BM25 token lists per passage (title and body fields)
 - ``encoder/``       the embedding model exported to ONNX, with its tokenizer
 - ``manifest.json``  format, corpus sha256s, model identity, chunking, file hashes
@@ -37,7 +35,6 @@ from typing import Callable, Iterator
 from ingest.chunk import Chunk, chunk_units
 from ingest.corpus import Document, corpus_fingerprint, load_corpus
 from ingest.parse import BOILERPLATE, INTRO, QA, parse_document
-from ingest.sentences import answer_sentences
 from rag.config import PROJECT_ROOT, Settings
 from rag.errors import IndexError_, UserError
 from rag.keyword import tokenize
@@ -45,14 +42,13 @@ from rag.keyword import tokenize
 __all__ = ["build_index", "BuildReport", "check_location", "fingerprint", "index_status", "make_faiss_index",
            "FORMAT", "MODEL_ID", "ALL_FILES"]
 
-FORMAT = 3  # 2: every file has a sha256 and mtime, the manifest a checksum; 3: sentence vectors
+FORMAT = 2  # 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss", "keyword.json",
-               "sentences.jsonl", "sentences.faiss")
+INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss", "keyword.json")
 ENCODER_FILES = ("encoder/model.onnx", "encoder/tokenizer.json")
 ALL_FILES = INDEX_FILES + ENCODER_FILES  # every file the manifest vouches for (and itself)
 # Code whose behaviour shapes the index: a change to any of these makes an index stale.
-_SHAPING_CODE = ("ingest/parse.py", "ingest/chunk.py", "rag/keyword.py", "ingest/sentences.py")
+_SHAPING_CODE = ("ingest/parse.py", "ingest/chunk.py", "rag/keyword.py")
 
 
 @dataclass(frozen=True)
@@ -441,17 +437,8 @@ def build_index(
             vectors = _embed(model, [c.embed_text for c in chunks], "embedding passages", progress)
             titles = _embed(model, [p["title"] or p["answer"] or p["text"] for p in passages],
                             "embedding titles", progress)
-            # Sentences of searchable passages only: an advert's sentence must not lift it.
-            sentences = [(p["id"], s) for p in passages if p["kind"] in (QA, INTRO)
-                         for s in answer_sentences(p["answer"])]
-            sent_vectors = (_embed(model, [s for _, s in sentences], "embedding sentences", progress)
-                            if sentences else vectors[:0])
-            for name, mat in (("chunks.faiss", vectors), ("titles.faiss", titles),
-                              ("sentences.faiss", sent_vectors)):
+            for name, mat in (("chunks.faiss", vectors), ("titles.faiss", titles)):
                 faiss.write_index(make_faiss_index(mat), str(new_dir / name))
-            with open(new_dir / "sentences.jsonl", "w", encoding="utf-8") as fh:
-                for pid, text in sentences:
-                    fh.write(json.dumps({"passage": pid, "text": text}, ensure_ascii=False) + "\n")
             with open(new_dir / "passages.jsonl", "w", encoding="utf-8") as fh:
                 for p in passages:
                     fh.write(json.dumps(p, ensure_ascii=False) + "\n")

@@ -36,8 +36,6 @@ class Index:
     keyword_body: BM25
     encoder: object  # rag.embed.OnnxEncoder
     manifest: dict
-    sentences: object = None  # faiss.Index over answer sentences (None: no sentence signal)
-    sentence_passage: "np.ndarray | None" = None  # sentence row -> passage id
 
     @property
     def sources(self) -> dict[str, dict]:
@@ -63,25 +61,17 @@ def _load(real: Path, settings: Settings) -> Index:
     keyword = json.loads((real / "keyword.json").read_text(encoding="utf-8"))
     dense = faiss.read_index(str(real / "chunks.faiss"))
     titles = faiss.read_index(str(real / "titles.faiss"))
-    sentences = faiss.read_index(str(real / "sentences.faiss"))
-    with open(real / "sentences.jsonl", encoding="utf-8") as fh:
-        sentence_passage = np.array([json.loads(line)["passage"] for line in fh], dtype=np.int64)
     if dense.ntotal != len(chunk_passage) or not (
         titles.ntotal == len(passages) == len(keyword["body"]) == len(keyword["title"])
     ):
         raise ValueError("index files disagree on the number of rows")
-    if sentences.ntotal != len(sentence_passage) or (
-        len(sentence_passage) and (sentence_passage.min() < 0 or sentence_passage.max() >= len(passages))
-    ):
-        raise ValueError("sentence rows do not match their passages")
     if any(p.id != i for i, p in enumerate(passages)) or (
         len(chunk_passage) and (chunk_passage.min() < 0 or chunk_passage.max() >= len(passages))
     ):
         raise ValueError("passage ids are not row numbers")
     encoder = OnnxEncoder(real / "encoder" / "model.onnx", real / "encoder" / "tokenizer.json")
     manifest["corpus_dir"] = str(settings.corpus)
-    return Index(real, passages, chunk_passage, dense, titles, BM25(keyword["title"]), BM25(keyword["body"]), encoder,
-                 manifest, sentences, sentence_passage)
+    return Index(real, passages, chunk_passage, dense, titles, BM25(keyword["title"]), BM25(keyword["body"]), encoder, manifest)
 
 
 def _load_live(settings: Settings) -> Index:

@@ -4,26 +4,16 @@ Signals per passage:
 
 - ``dense``: cosine of the question with the passage's best chunk (title + answer);
 - ``title``: cosine of the question with the passage's question title alone;
-- ``keyword``: BM25 over titles plus BM25 over answers, divided by the query's best;
-- ``sentence``: cosine of the question with the best single sentence or list item of
-  the passage's answer (``ingest.sentences``).
+- ``keyword``: BM25 over titles plus BM25 over answers, divided by the query's best.
 
-Fused linearly: ``max(dense, sentence - 0.05) + 0.3 * title + 0.1 * keyword``. Measured
-on the dev set (``rag eval``), the first three beat reciprocal rank fusion of the same
-signals (hit@1 0.86) and each signal alone (dense 0.97, BM25 0.58-0.81); the weights sit
-in the middle of a plateau (title 0.3-0.5, keyword 0.05-0.15) rather than on a peak.
-The sentence signal is for questions that describe one point of a passage instead of
-naming its heading. Its discount was chosen on the tuning questions (odd dev ids and
-``eval/tune.jsonl``; 0.03-0.05 best, hit@1 0.69 -> 0.77, hit@5 0.83 -> 0.94 there); the
-undiscounted maximum ranked the right passage first less often, on the tuning questions
-and on held-out ones.
+Fused linearly: ``dense + 0.3 * title + 0.1 * keyword``. Measured on the dev set
+(``rag eval``), this beat reciprocal rank fusion of the same signals (hit@1 0.86) and
+each signal alone (dense 0.97, BM25 0.58-0.81); the weights sit in the middle of a
+plateau (title 0.3-0.5, keyword 0.05-0.15) rather than on a peak.
 
-Abstention: the question is refused when no passage's dense cosine (whole passages
-only) reaches ``refuse_below``. Chosen on the whole dev set as the midpoint of the gap
-between the best out-of-corpus score (0.41) and the worst answerable one (0.45).
-Sentence cosines are not used for it: they run higher for out-of-corpus questions too,
-and at the threshold the tuning questions chose for them (0.455) 68 % of held-out
-out-of-corpus questions were declined instead of 86 %.
+Abstention: the question is refused when no passage's dense cosine reaches
+``refuse_below``. Chosen on the whole dev set as the midpoint of the gap between
+the best out-of-corpus score (0.41) and the worst answerable one (0.45).
 """
 
 from __future__ import annotations
@@ -70,8 +60,6 @@ class RetrievalParams:
     # A part's own best passage competes with the whole question's ranking, slightly
     # discounted, so "X vs Y" puts both X's and Y's passages near the top.
     part_margin: float = 0.05
-    # A single sentence matching is weaker evidence than the whole passage matching.
-    sentence_discount: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -82,7 +70,6 @@ class Signals:
     title: np.ndarray
     keyword: np.ndarray
     fused: np.ndarray
-    sentence: np.ndarray | None = None  # None: not computed (an index without sentence vectors)
 
 
 class Retriever:
@@ -114,11 +101,8 @@ class Retriever:
             out.extend(found)
         return tuple(dict.fromkeys(out))
 
-    def signals(self, question: str, vector: np.ndarray | None = None, sentences: bool = True) -> Signals:
-        """Compute every passage's scores for ``question`` (an already-clean question).
-
-        ``sentences=False`` leaves the sentence signal out (whole passages only).
-        """
+    def signals(self, question: str, vector: np.ndarray | None = None) -> Signals:
+        """Compute every passage's scores for ``question`` (an already-clean question)."""
         ix = self.index
         q = ix.encoder.encode([question])[0] if vector is None else vector
         n = len(ix.passages)
@@ -126,23 +110,13 @@ class Retriever:
         dense = np.full(n, -1.0, dtype=np.float32)
         np.maximum.at(dense, ix.chunk_passage, chunk_scores)
         title = _all_scores(ix.titles, q)
-        sentence = None
-        if sentences and ix.sentences is not None and ix.sentences.ntotal:
-            sentence = np.full(n, -1.0, dtype=np.float32)
-            np.maximum.at(sentence, ix.sentence_passage, _all_scores(ix.sentences, q))
         tokens = tokenize(question)
         kw = ix.keyword_title.scores(tokens) + ix.keyword_body.scores(tokens)
         top = float(kw.max()) if len(kw) else 0.0
         keyword = kw / top if top > 0 else kw
-        return Signals(dense, title, keyword, self.fuse(dense, title, keyword, sentence), sentence)
-
-    def fuse(self, dense: np.ndarray, title: np.ndarray, keyword: np.ndarray,
-             sentence: np.ndarray | None = None) -> np.ndarray:
-        """The ranking score of every passage from its signals (see the module docstring)."""
         p = self.params
-        if sentence is not None:
-            dense = np.maximum(dense, sentence - p.sentence_discount)
-        return dense + p.title_weight * title + p.keyword_weight * keyword
+        fused = dense + p.title_weight * title + p.keyword_weight * keyword
+        return Signals(dense, title, keyword, fused)
 
     def mask(self, sources: tuple[str, ...] = (), include_boilerplate: bool = False) -> np.ndarray:
         """Which passages may be returned, given a source filter."""
@@ -173,8 +147,8 @@ class Retriever:
             # the question as typed and as corrected (a wrong correction cannot hurt it).
             typed = self.signals(question)
             dense, title = np.maximum(sig.dense, typed.dense), np.maximum(sig.title, typed.title)
-            sentence = None if sig.sentence is None else np.maximum(sig.sentence, typed.sentence)
-            sig = Signals(dense, title, sig.keyword, self.fuse(dense, title, sig.keyword, sentence), sentence)
+            p = self.params
+            sig = Signals(dense, title, sig.keyword, dense + p.title_weight * title + p.keyword_weight * sig.keyword)
         if not plan.parts:
             return self.rank(question, sig, allowed, k, plan)
         part_sigs = [self.signals(p) for p in plan.parts]

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from ingest.build import ALL_FILES, BUILD_MARK, FORMAT, INDEX_FILES, build_index, check_location, index_status
+from ingest.build import ALL_FILES, BUILD_MARK, INDEX_FILES, build_index, check_location, index_status
 from rag.config import Settings
 from rag.errors import CorpusError, UserError
 from rag.index import open_index
@@ -29,7 +29,7 @@ def test_index_files_and_manifest(settings, build_report):
     for name in INDEX_FILES + ("manifest.json", "encoder/model.onnx", "encoder/tokenizer.json"):
         assert (live / name).exists(), name
     manifest = json.loads((live / "manifest.json").read_text())
-    assert manifest["fingerprint"]["format"] == FORMAT
+    assert manifest["fingerprint"]["format"] == 2
     for name in ALL_FILES:  # every file, the encoder's included, carries a checksum
         info = manifest["files"][name]
         assert len(info["sha256"]) == 64 and info["size"] == (live / name).stat().st_size
