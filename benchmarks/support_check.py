@@ -5,9 +5,10 @@ by an annotator who saw only the question, the sentence and the passages it cite
 (never the checker or its verdicts): ``supported``, ``partly`` or ``not_supported``.
 
 The check's verdict for a row is what ``rag.citations.check_citations`` decides for
-the sentence citing those passages. Reported per half: the check's rules and
-thresholds were chosen looking at the ``tune`` half (the first labelled batch) only;
-the ``report`` half was labelled afterwards and never used to change the check.
+the sentence citing those passages. Reported per half (see eval/README.md): ``tune``
+and ``report`` (the first two labelled batches) have both been used to choose the
+check's rules and thresholds; ``held_out`` was generated and labelled afterwards and
+never used to change the check.
 
     python -m benchmarks.support_check [--json]
 """
@@ -68,8 +69,9 @@ def main() -> None:
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
     pipe = Pipeline(Settings.from_env())
     flags = verdicts(pipe, rows)
+    halves = list(dict.fromkeys(_half(r) for r in rows))
     report = {half: score([r for r in rows if _half(r) == half], [f for r, f in zip(rows, flags) if _half(r) == half])
-              for half in ("tune", "report")}
+              for half in halves}
     report["all"] = score(rows, flags)
     if "--json" in sys.argv:
         print(json.dumps(report, indent=1))
