@@ -37,7 +37,7 @@ def verdicts(pipeline, rows: list[dict]) -> list[bool]:
         passages = [by_key[(p["source"], p["start"])] for p in row["passages"]]
         marks = "".join(f" [{n}]" for n in range(1, len(passages) + 1))
         checked = check_citations(row["sentence"] + marks, passages, pipeline.index.encoder,
-                                  pipeline.retriever.vocab)
+                                  pipeline.retriever.vocab, row["question"])
         out.append(bool(checked.sentences) and all(s.supported for s in checked.sentences))
     return out
 

@@ -52,9 +52,14 @@ _FRAGMENT = re.compile(r"\b(?:are|is|was|were|be|been|being|in|of|the|a|an|to|an
 _LEAD_IN = re.compile(r"\b(?:as follows|the following|following (?:points|ways|steps))\s*[.:]?\s*$|:\s*$", re.I)
 # Verb and adverb endings: a lower-case word ending so is ordinary English that the
 # model's WordPiece vocabulary happens not to hold whole, not a technical term.
-_VERB_FORM = re.compile(r"(?:ate|ates|ated|ize|izes|ized|izing|ise|ises|ised|ising|ing|ly)$")
+_VERB_FORM = re.compile(r"(?:ate|ates|ated|ize|izes|ized|izing|ise|ises|ised|ising|ing|ed|ly)$")
 _AUX = re.compile(r"\b(?:is|are|was|were|be|been|has|have|had|can|could|will|would|may|might|should|must|do|does|"
                   r"did|its?|they|we|you|which|who|that)\b", re.I)
+# Words an answer wraps a claim in ("is called", "one should use", "is crucial because")
+# that state nothing a passage could be checked for; coverage is counted without them.
+_GLUE = frozenset(tokenize("call called use using used one because rather thing things way also various different "
+                           "specific certain often typically usually commonly important crucial key main "
+                           "effectively ensure designed approach"))
 _COMPARATIVE = re.compile(r"\b(more|less|better|worse|\w{3,}er)\b(?:\s+\w+){0,3}?\s+(?:than|compared (?:to|with))\s+"
                           r"([^,;.]+)", re.I)
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
@@ -129,15 +134,25 @@ class Evidence:
     tokens: set[str]
     windows: list[tuple[str, set[str]]]  # single sentences first, then adjacent pairs
     singles: int = 0
+    compact: frozenset[str] = frozenset()  # the passage's words, lower case, hyphens removed
+
+
+def _words(text: str) -> set[str]:
+    """Content-word stems, with hyphenated words also joined ("pre-trained" matches "pretrained")."""
+    out = set(tokenize(text))
+    for compound in re.findall(r"\w+(?:-\w+)+", text):
+        out.update(tokenize(compound.replace("-", "")))
+    return out
 
 
 def _evidence(passage: Passage) -> Evidence:
     sents = split_sentences(passage.answer) or [passage.answer or passage.text]
-    title = set(tokenize(passage.title or ""))
-    toks = [set(tokenize(s)) for s in sents]
+    title = _words(passage.title or "")
+    toks = [_words(s) for s in sents]
     windows = [(s, t | title) for s, t in zip(sents, toks)]
     windows += [(sents[i] + " " + sents[i + 1], toks[i] | toks[i + 1] | title) for i in range(len(sents) - 1)]
-    return Evidence(title.union(*toks), windows, len(sents))
+    compact = frozenset(w.lower().replace("-", "") for w in _WORD.findall(f"{passage.title or ''} {passage.answer}"))
+    return Evidence(title.union(*toks), windows, len(sents), compact)
 
 
 def _coverage(tokens: set[str], ev: Evidence) -> tuple[float, str]:
@@ -151,19 +166,20 @@ def _coverage(tokens: set[str], ev: Evidence) -> tuple[float, str]:
 
 _VERB = re.compile(r"\b(?:is|are|was|were|can|could|has|have|helps?|uses?|allows?|provides?|refers?|means?|"
                    r"does|do|works?|makes?|leads?|causes?|prevents?|reduces?|improves?)\b", re.I)
+MAX_SUBJECT_WORDS = 4
 BOUND_SHARE = 0.5  # of the claim's other words, found in one sentence together with its subject
 
 
-def _subject_bound(sentence: str, ev: Evidence, vocab) -> bool:
+def _subject_bound(sentence: str, ev: Evidence, vocab, asked: set[str] = frozenset()) -> bool:
     """Whether the passage says the claim *of its subject* ("Sigmoid ... mitigates X" needs a
     passage sentence naming sigmoid together with what is claimed, not X said of ReLU)."""
     m = _VERB.search(sentence)
     if not m:
         return True
-    subject = set(tokenize(sentence[: m.start()]))
+    subject = set(tokenize(sentence[: m.start()])) - asked  # the question's own description of it
     rest = set(tokenize(sentence[m.end():])) - subject
-    if not subject or len(rest) < 2:
-        return True
+    if not subject or len(rest) < 2 or len(subject) > MAX_SUBJECT_WORDS:
+        return True  # (a long "subject" is a clause the verb pattern cut, not a subject)
     key = min(subject, key=lambda t: (vocab.stems.get(t, 0) if vocab is not None else 0, t))
     for _, wtoks in ev.windows[: ev.singles]:
         if key in wtoks and len(rest & wtoks) >= BOUND_SHARE * len(rest):
@@ -180,6 +196,13 @@ def _american(sentence: str, vocab) -> str:
             return word
         return us
     return _WORD.sub(fold, sentence)
+
+
+def _compound_in(word: str, ev: Evidence) -> bool:
+    """Whether the passage writes ``word`` as a compound of another spelling or an
+    inflection of it ("non-linear" / "non-linearity", "pretrained" / "pre-trained")."""
+    flat = word.replace("-", "")
+    return len(flat) >= 6 and any(w.startswith(flat) or (len(w) >= 6 and flat.startswith(w)) for w in ev.compact)
 
 
 def _verbless(sentence: str) -> bool:
@@ -225,7 +248,7 @@ def _direction_swapped(sentence: str, ev: Evidence) -> bool:
 
 
 def supports(sentence: str, passage: Passage, vocab=None, evidence: Evidence | None = None,
-             similarity: float | None = None) -> bool:
+             similarity: float | None = None, question: str = "") -> bool:
     """Whether ``passage`` states ``sentence`` (the strict test of the module docstring).
 
     ``vocab`` (a ``rag.query.Vocabulary`` of the whole corpus) lets the test tell a term
@@ -233,15 +256,21 @@ def supports(sentence: str, passage: Passage, vocab=None, evidence: Evidence | N
     embedding cosine with a sentence of the passage) lets a close paraphrase pass with
     fewer shared words.
     """
-    return not unsupported_reason(sentence, passage, vocab, evidence, similarity)
+    return not unsupported_reason(sentence, passage, vocab, evidence, similarity, question)
 
 
 def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Evidence | None = None,
-                       similarity: float | None = None) -> str:
-    """Why ``passage`` does not state ``sentence``, in a few words; "" when it does."""
+                       similarity: float | None = None, question: str = "") -> str:
+    """Why ``passage`` does not state ``sentence``, in a few words; "" when it does.
+
+    ``question``: the words an answer echoes from its question ("the small matrix that
+    slides over an image" for the passage's "kernel") restate what was asked, not a
+    claim, so they need not be in the passage; what the sentence adds must be.
+    """
     ev = evidence or _evidence(passage)
     sentence = _american(sentence, vocab)
-    toks = set(tokenize(sentence))
+    asked = _words(_american(question, vocab)) if question else set()
+    toks = _words(sentence)
     if not toks:
         return ""
     if _FRAGMENT.search(sentence) or _LEAD_IN.search(sentence) or _verbless(sentence):
@@ -250,12 +279,14 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         return "a question, not a claim"  # a passage's title copied as if it were an answer
     if vocab is not None:
         for word in _WORD.findall(sentence):
-            low = word.lower()
+            low = word.lower().replace("’", "'").split("'")[0]  # "you're", "network's"
             stems = tokenize(low)
-            if not stems or not is_technical(low) or all(t in ev.tokens for t in stems):
+            if not stems or not is_technical(low) or all(t in ev.tokens or t in asked for t in stems):
                 continue
             if word.islower() and _VERB_FORM.search(low):
-                continue  # "mitigate", "visualize", "diverging": English verbs, not terms
+                continue  # "mitigate", "visualize", "rectified": English verbs, not terms
+            if _compound_in(low, ev):
+                continue  # "non-linear" where the passage writes "non-linearity"
             df = max(vocab.stems.get(t, 0) for t in stems)
             if df == 0:
                 return f"“{word}” is in no source"  # outside knowledge
@@ -264,28 +295,37 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     for n in _NUMBER.findall(sentence):
         if n not in passage.answer and n not in (passage.title or ""):
             return f"the number {n} is not in the passage"
-    cov, window = _coverage(toks, ev)
+    claim = toks - asked
+    if not claim:
+        return "it only restates the question"
+    claim = claim - _GLUE or claim
+    cov, window = _coverage(claim, ev) if claim else (1.0, "")
     # A close paraphrase ("a tool used to visualize" for "a table used to describe")
     # shares fewer words; the embedding vouches for the rest, the other rules still apply.
     need = PARAPHRASE_COVERAGE if similarity is not None and similarity >= PARAPHRASE_SIMILARITY else WINDOW_COVERAGE
     if cov < need:
         return "its words are not in one or two sentences of the passage"
-    if bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(window)):
+    # (the corpus writes "can’t" with a curly apostrophe, the model "can't")
+    if bool(_NEGATION.search(sentence.replace("’", "'"))) != bool(_NEGATION.search(window.replace("’", "'"))):
         return "a negation only one side has"
-    if not _subject_bound(sentence, ev, vocab):
+    if not _subject_bound(sentence, ev, vocab, asked):
         return "the passage says it of something else"
     if _direction_swapped(sentence, ev):
         return "the comparison runs the other way in the passage"
     clauses = [c for c in _CLAUSE.split(sentence) if len(tokenize(c)) >= 2]
     if len(clauses) > 1:
         for clause in clauses:
-            if _coverage(set(tokenize(clause)), ev)[0] < CLAUSE_COVERAGE:
+            side = _words(clause) - asked
+            if side and _coverage(side, ev)[0] < CLAUSE_COVERAGE:
                 return "one side of the comparison is not in the passage"
     return ""
 
 
-def check_citations(text: str, passages: list[Passage], encoder, vocab=None) -> CheckedAnswer:
-    """Check ``text`` (markers [n] refer to ``passages[n-1]``) and return the checked answer."""
+def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "") -> CheckedAnswer:
+    """Check ``text`` (markers [n] refer to ``passages[n-1]``) and return the checked answer.
+
+    ``question`` is what the answer answers: words it echoes from there need no passage.
+    """
     parts, removed = _split_with_markers(text, len(passages), tuple(p.ref for p in passages))
     if not parts:
         return CheckedAnswer("", (), (), removed, 0)
@@ -318,7 +358,8 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None) -> 
             states = not (_FRAGMENT.search(sent) or sent.rstrip().endswith("?"))
             sentences.append(SentenceSupport(sent, (), states, float(support.max(initial=0.0))))
             continue
-        passes = [supports(sent, passages[pi], vocab, evidence[pi], closest[pi]) and support[pi] >= SUPPORT_THRESHOLD
+        passes = [supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
+                  and support[pi] >= SUPPORT_THRESHOLD
                   for pi in range(len(passages))]
         keep = [c for c in cites if passes[c - 1]]
         if not keep:

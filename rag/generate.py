@@ -290,7 +290,7 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
 
     if _declines(text):
         raise fail(f"the {name} model declined although the sources cover the question")
-    checked = check_citations(text, passages, pipeline.index.encoder, pipeline.retriever.vocab)
+    checked = check_citations(text, passages, pipeline.index.encoder, pipeline.retriever.vocab, question)
     if not checked.sentences:
         raise fail(f"the {name} model gave no usable sentences")
     final = keep_supported(checked)
