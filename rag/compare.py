@@ -171,7 +171,7 @@ def compare_sources(
         result = retriever.rank(question, sig, retriever.mask((src,)), PASSAGES_PER_SOURCE)
         top = result.confidence
         covered = (not overall.refused and top >= COVER_ABS and top >= COVER_REL * best_any)
-        hits = tuple(h for h in result.hits if h.passage.kind == "qa") or result.hits
+        hits = tuple(h for h in result.hits if h.passage.kind in ("qa", "prose")) or result.hits
         # A second passage is shown only when it answers nearly as well (001 asks many
         # questions twice, once per level).
         hits = tuple(h for h in hits if h.rank == hits[0].rank or h.dense >= max(COVER_ABS, top - 0.1))

@@ -69,7 +69,7 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
         # A passage that shares few words with what it was found for is a near miss of
         # the embedding ("l1" finding an LSTM passage), not an answer.
         need = (len(words) + 1) // 2
-        return [h.passage for h in hits if h.passage.kind == "qa" and not is_hollow(h.passage)
+        return [h.passage for h in hits if h.passage.kind in ("qa", "prose") and not is_hollow(h.passage)
                 and (not words or len(words & set(tokenize(f"{h.passage.title or ''} {h.passage.answer}"))) >= need)]
 
     question_words = part_terms(result.searched_as or result.question)
@@ -117,7 +117,7 @@ def is_hollow(passage: Passage) -> bool:
     003's cross-entropy question lists three names and explains none.)
     Hollow passages are found like any other but never quoted or put in a prompt.
     """
-    return passage.kind == "qa" and _no_claim(passage.answer)
+    return passage.kind in ("qa", "prose") and _no_claim(passage.answer)
 
 
 @lru_cache(maxsize=4096)
