@@ -26,7 +26,7 @@ from rag.records import Passage, SearchResult
 from rag.text import split_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
-           "candidate_sentences", "is_claim", "is_hollow", "part_terms",
+           "candidate_sentences", "is_claim", "is_hollow", "part_terms", "says_something",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
 MAX_PASSAGES = 4
@@ -118,6 +118,11 @@ def is_hollow(passage: Passage) -> bool:
     Hollow passages are found like any other but never quoted or put in a prompt.
     """
     return passage.kind in ("qa", "prose") and _no_claim(passage.answer)
+
+
+def says_something(text: str) -> bool:
+    """True when the text holds at least one claim (not only headings or names)."""
+    return not _no_claim(text)
 
 
 @lru_cache(maxsize=4096)
