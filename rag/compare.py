@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.context import says_something
+from rag.context import is_heading_only
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
@@ -170,10 +170,10 @@ def compare_sources(
     qvec = index.encoder.encode([question])[0]
     sig = retriever.signals(question, qvec)
     overall = retriever.rank(question, sig, retriever.mask(wanted), 1)
-    # Coverage is judged on passages that say something: a question heading with no answer
+    # Coverage is judged without heading-only passages: a question heading with no answer
     # under it (one bundled question has none) matches its own question almost exactly and
     # would otherwise push every real answer below the relative cut.
-    says = np.array([says_something(p.answer) for p in index.passages], dtype=bool)
+    says = np.array([not is_heading_only(p) for p in index.passages], dtype=bool)
     best_any = _best(sig.dense, retriever.mask(wanted) & says)
     answers = []
     for src in wanted:

@@ -26,7 +26,7 @@ from rag.records import Passage, SearchResult
 from rag.text import split_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
-           "candidate_sentences", "is_claim", "is_hollow", "part_terms", "says_something",
+           "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
 MAX_PASSAGES = 4
@@ -120,9 +120,17 @@ def is_hollow(passage: Passage) -> bool:
     return passage.kind in ("qa", "prose") and _no_claim(passage.answer)
 
 
-def says_something(text: str) -> bool:
-    """True when the text holds at least one claim (not only headings or names)."""
-    return not _no_claim(text)
+def is_heading_only(passage: Passage) -> bool:
+    """A question with no answer text at all, or a lone heading line between answers.
+
+    Such a passage matches a question that repeats its words almost exactly, yet answers
+    nothing; coverage decisions leave it out. (A hollow passage that lists names, such as
+    003's "1. Dropout / 2. Early Stopping", still shows the source treats the topic.)
+    """
+    body = passage.answer.strip()
+    if passage.kind == "qa":
+        return not body
+    return "\n" not in body and len(body.split()) <= _HEADING_WORDS + 4 and not body.endswith((".", "!", "?"))
 
 
 @lru_cache(maxsize=4096)

@@ -192,3 +192,16 @@ def test_a_heading_only_layout_never_hides_its_answers():
     text = Path(OWN / "training_tricks.md").read_text(encoding="utf-8")
     hidden = sum(len(u.text) for u in parse_document(text, "t.md") if u.kind == BOILERPLATE)
     assert hidden < 120  # only the closing "subscribe ... enroll" line
+
+
+def test_heading_only_passages_are_recognised():
+    from rag.context import is_heading_only
+    from rag.records import Passage
+
+    def passage(kind: str, answer: str) -> Passage:
+        return Passage(0, "t.md", "T", kind, None, 1, "What is label smoothing?", 0, 1, "x", answer)
+
+    assert is_heading_only(passage("qa", ""))
+    assert is_heading_only(passage("intro", "Intermediate-Level Questions"))
+    assert not is_heading_only(passage("qa", "1. Dropout\n2. Early Stopping"))  # lists what it treats
+    assert not is_heading_only(passage("prose", "Label smoothing softens the targets."))
