@@ -326,7 +326,7 @@ def _heading_openers(lines: list[_Line]) -> dict[int, _Opener]:
             n += 1
             openers[i] = (QA, n, asking[i][1])
         elif lvl <= level:
-            openers[i] = ("heading", None, title)
+            openers[i] = ("topic", None, title)  # a section of the article's own text
     return openers
 
 
@@ -438,6 +438,11 @@ def _qa_units(text: str, lines: list[_Line], openers: dict[int, _Opener], source
     adverts = _advert_lines(lines) if boilerplate else set()
     for a, b, (what, num, title) in spans:
         chunk = lines[a:b]
+        if what == "topic":  # an article section between questions: prose passages under its heading
+            after_outro = False
+            units.extend(_prose_units(text, chunk, source, boilerplate,
+                                      first_number=1 + sum(u.kind == PROSE for u in units)))
+            continue
         if what == QA:
             after_outro = False
             tail = _promotion_tail(chunk) if boilerplate and b == len(lines) else len(chunk)
@@ -545,7 +550,7 @@ def _pack_spans(spans: list[tuple[int, int]], limit: int) -> list[tuple[int, int
     return out
 
 
-def _prose_units(text: str, lines: list[_Line], source: str, boilerplate: bool) -> list[Unit]:
+def _prose_units(text: str, lines: list[_Line], source: str, boilerplate: bool, first_number: int = 1) -> list[Unit]:
     """Section- and paragraph-sized passages for a document with no questions.
 
     A section is a heading (or the document's start) and the paragraphs under it;
@@ -556,7 +561,7 @@ def _prose_units(text: str, lines: list[_Line], source: str, boilerplate: bool) 
     heads = [i for i, line in enumerate(lines) if not line.blank and _is_prose_heading(lines, i)]
     bounds = sorted(set([0] + heads)) + [len(lines)]
     units: list[Unit] = []
-    number = 0
+    number = first_number - 1
     pending_head: tuple[int, str] | None = None  # a heading with no text of its own joins the next section
     after_outro = False
     for a, b in zip(bounds, bounds[1:]):

@@ -205,3 +205,19 @@ def test_heading_only_passages_are_recognised():
     assert is_heading_only(passage("intro", "Intermediate-Level Questions"))
     assert not is_heading_only(passage("qa", "1. Dropout\n2. Early Stopping"))  # lists what it treats
     assert not is_heading_only(passage("prose", "Label smoothing softens the targets."))
+
+
+def test_an_article_with_sections_and_a_faq_keeps_its_sections_citable():
+    doc = ("# A Guide to Attention\n\nAttention lets a model weigh the parts of its input.\n\n"
+           "## The computation\n\nQueries, keys and values are projections of the input.\n\n"
+           "### Multi-head attention\n\nSeveral heads attend in parallel.\n\n"
+           "## Frequently asked questions\n\n### What is self-attention?\n\nIt relates positions of one sequence.\n\n"
+           "### Why scale the dot products?\n\nLarge products saturate the softmax.\n\n"
+           "## Conclusion\n\nAttention is the core of the transformer.\n\nSubscribe to our newsletter for more.\n")
+    parsed = analyse_document(doc, "t.md")
+    assert parsed.layout == "headings"
+    kinds = [(u.kind, u.title) for u in parsed.units if u.answer or u.kind == QA]
+    assert kinds == [(PROSE, "A Guide to Attention"), (PROSE, "The computation"), (PROSE, "Multi-head attention"),
+                     (QA, "What is self-attention?"), (QA, "Why scale the dot products?"), (PROSE, "Conclusion"),
+                     (BOILERPLATE, None)]
+    assert all(doc[u.start:u.end] == u.text for u in parsed.units)
