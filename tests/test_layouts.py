@@ -221,3 +221,22 @@ def test_an_article_with_sections_and_a_faq_keeps_its_sections_citable():
                      (QA, "What is self-attention?"), (QA, "Why scale the dot products?"), (PROSE, "Conclusion"),
                      (BOILERPLATE, None)]
     assert all(doc[u.start:u.end] == u.text for u in parsed.units)
+
+
+def test_settings_use_the_corpus_that_built_the_index_unless_told_otherwise(tmp_path):
+    """What every command and the app read: the index's own corpus, else RAG_CORPUS/--corpus wins."""
+    import json
+
+    from rag.config import DEFAULT_CORPUS, Settings
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    index = tmp_path / "home" / "index"
+    index.mkdir(parents=True)
+    (index / "manifest.json").write_text(json.dumps({"corpus_dir": str(mine)}))
+    home = {"RAG_HOME": str(tmp_path / "home")}
+    assert Settings.from_env(environ=home).corpus == mine
+    assert Settings.from_env(environ={**home, "RAG_CORPUS": str(DEFAULT_CORPUS)}).corpus == DEFAULT_CORPUS
+    assert Settings.from_env(environ=home, corpus=DEFAULT_CORPUS).corpus == DEFAULT_CORPUS
+    mine.rmdir()  # the folder is gone: back to the bundled corpus (a rebuild then says so)
+    assert Settings.from_env(environ=home).corpus == DEFAULT_CORPUS
