@@ -11,6 +11,8 @@ decided per document from its own lines, never from its file name:
   ``Answer:`` / ``A:``;
 - ``headings``: Markdown headings that ask something (``## What is label smoothing?``);
 - ``bold``: lines that are wholly bold and ask something (``**What is dropout?**``);
+- ``lines``: plain lines that are only a question, each opening a paragraph (web pages
+  saved as text), at least three of them;
 - ``prose``: no questions at all: the text is cut into section- and paragraph-sized
   ``prose`` passages (at most ``MAX_PASSAGE_CHARS``), each titled by its heading or
   its first sentence.
@@ -45,7 +47,7 @@ PROSE = "prose"
 BOILERPLATE = "boilerplate"
 SEARCHABLE = (QA, INTRO, PROSE)  # kinds search may return
 ANSWERING = (QA, PROSE)  # kinds an answer is written from and the topic map groups
-LAYOUTS = ("numbered", "labelled", "headings", "bold", "prose")
+LAYOUTS = ("numbered", "labelled", "headings", "bold", "lines", "prose")
 MAX_PASSAGE_CHARS = 1500  # a prose or introduction passage: a few paragraphs at most
 _PACK_CHARS = 1100  # paragraphs are joined up to this; one longer paragraph is cut at sentences
 
@@ -128,7 +130,7 @@ _PROMOTION = re.compile(
     r"|\d+(?:\.\d)?\s*(?:/\s*5\s*)?(?:star )?ratings?|ratings?:?\s*\d(?:\.\d)?)\b|\bmin read",
     re.IGNORECASE,
 )
-_ANSWER_LABEL = re.compile(r"^(?:Answer\s*[:.-]|Ans\s*[.:]|A\s*:)\s*", re.IGNORECASE)
+_ANSWER_LABEL = re.compile(r"^(?:Answer\s*\d{0,3}\s*[:.-]|Ans\s*[.:]|A\s*:|A\d{1,3}\s*[:.)])\s*", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'“(A-Z0-9])")
 
 
@@ -344,6 +346,21 @@ def _bold_openers(lines: list[_Line]) -> dict[int, _Opener]:
     return openers
 
 
+def _plain_openers(lines: list[_Line]) -> dict[int, _Opener]:
+    """Lines that are nothing but a short question ("What is dropout?"), each opening its
+    own paragraph: web pages saved as text keep their question headings this way."""
+    openers: dict[int, _Opener] = {}
+    n = 0
+    for i, line in enumerate(lines):
+        flat = clean_markup(line.text)
+        if (line.blank or line.text[:1].isspace() or not flat.endswith("?") or len(flat.split()) > 25
+                or not _ASKING.match(flat) or (i > 0 and not lines[i - 1].blank)):
+            continue
+        n += 1
+        openers[i] = (QA, n, flat)
+    return openers
+
+
 def _score(openers: dict[int, _Opener], lines: list[_Line], labelled: bool) -> int:
     """How many openers read as questions (a 'Q'/'Question' label counts as asking)."""
     total = 0
@@ -360,12 +377,12 @@ def detect_layout(lines: list[_Line]) -> tuple[str, dict[int, _Opener]]:
     best: tuple[str, dict[int, _Opener]] = ("prose", {})
     best_score = 0
     for name, finder in (("numbered", _numbered_openers), ("labelled", _labelled_openers),
-                         ("headings", _heading_openers), ("bold", _bold_openers)):
+                         ("headings", _heading_openers), ("bold", _bold_openers), ("lines", _plain_openers)):
         openers = finder(lines)
         score = _score(openers, lines, labelled=name == "labelled")
         # One numbered or labelled question is a question; a lone bold line or heading that
         # asks something is more often a rhetorical one inside prose.
-        least = 1 if name in ("numbered", "labelled") else 2
+        least = {"numbered": 1, "labelled": 1, "lines": 3}.get(name, 2)
         if score > best_score and sum(w == QA for w, _, _ in openers.values()) >= least:
             best, best_score = (name, openers), score
     name, openers = best
@@ -611,8 +628,7 @@ def _prose_units(text: str, lines: list[_Line], source: str, boilerplate: bool, 
             title = title_head or _first_sentence(body)
             units.append(Unit(source, 0, PROSE, None, number, title, answer, s, e, raw))
     if pending_head is not None:  # headings at the very end with nothing under them
-        s, e = _trim(text, pending_head[0], len(text))
+        s, e = _trim(text, pending_head[0], lines[-1].end)
         raw = text[s:e]
-        number += 1
-        units.append(Unit(source, 0, PROSE, None, number, pending_head[1], "", s, e, raw))
+        units.append(Unit(source, 0, INTRO, None, None, None, clean_markup(raw), s, e, raw))
     return _renumber(units)

@@ -36,6 +36,16 @@ LAYOUTS = [
      "## 2. What is batch norm?\n\nIt stabilises.\n",
      "headings", [(1, "What is dropout?", "It drops units:\n1. first point\n2. second point\n3. third point"),
                   (2, "What is batch norm?", "It stabilises.")]),
+    ("plain question lines", "DEEP LEARNING FAQ\n\nWhat is dropout?\nIt drops units.\n\nWhat is batch norm?\n"
+     "It stabilises.\n\nHow does Adam work?\n\nIt adapts rates. Is it perfect? No.\n",
+     "lines", [(1, "What is dropout?", "It drops units."), (2, "What is batch norm?", "It stabilises."),
+               (3, "How does Adam work?", "It adapts rates. Is it perfect? No.")]),
+    ("bold Q1. with A1.", "Intro.\n\n**Q1. What is dropout?**\nA1. It drops units.\n\n**Q2. Why batch norm?**\n"
+     "A2. It stabilises.\n",
+     "numbered", [(1, "What is dropout?", "It drops units."), (2, "Why batch norm?", "It stabilises.")]),
+    ("Markdown categories over question headings", "# FAQ\n\n## Basics\n\n### What is dropout?\n\nIt drops units.\n\n"
+     "## Advanced\n\n### Why batch norm?\n\nIt stabilises.\n",
+     "headings", [(1, "What is dropout?", "It drops units."), (2, "Why batch norm?", "It stabilises.")]),
     ("bold questions", "Intro.\n\n**What is dropout?**\n\nIt drops units.\n\n**Key point:** it is random.\n\n"
      "**Why use batch norm?**\n\nIt stabilises.\n",
      "bold", [(1, "What is dropout?", "It drops units.\nKey point: it is random."),
@@ -218,6 +228,7 @@ def test_an_article_with_sections_and_a_faq_keeps_its_sections_citable():
     assert parsed.layout == "headings"
     kinds = [(u.kind, u.title) for u in parsed.units if u.answer or u.kind == QA]
     assert kinds == [(PROSE, "A Guide to Attention"), (PROSE, "The computation"), (PROSE, "Multi-head attention"),
+                     (INTRO, None),  # "Frequently asked questions": a heading with no text of its own
                      (QA, "What is self-attention?"), (QA, "Why scale the dot products?"), (PROSE, "Conclusion"),
                      (BOILERPLATE, None)]
     assert all(doc[u.start:u.end] == u.text for u in parsed.units)
