@@ -40,8 +40,8 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.errors import IndexError_, UserError
 from rag.keyword import tokenize
 
-__all__ = ["build_index", "BuildReport", "check_location", "built_from", "fingerprint", "index_status", "make_faiss_index",
-           "FORMAT", "MODEL_ID", "ALL_FILES"]
+__all__ = ["build_index", "BuildReport", "check_location", "built_from", "fingerprint", "index_status",
+           "make_faiss_index", "FORMAT", "MODEL_ID", "ALL_FILES"]
 
 FORMAT = 2  # 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"

@@ -2,8 +2,9 @@
 
 A unit that fits (its title plus its answer within ``max_tokens`` word pieces, or
 ``PROSE_CHUNK_TOKENS`` for prose) is one chunk. A longer one is split on line
-boundaries, then sentence boundaries, then word windows; every piece keeps the question title for embedding and its own exact
-offsets into the file, so a citation always points at real text.
+boundaries, then sentence boundaries, then word windows; every piece keeps the question
+title (a prose passage: its heading) for embedding and its own exact offsets into the
+file, so a citation always points at real text.
 """
 
 from __future__ import annotations
