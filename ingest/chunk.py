@@ -1,9 +1,10 @@
 """Cut parsed units into passages that fit the embedder's window.
 
-A unit that fits (its title plus its answer within ``max_tokens`` word pieces) is one
-chunk. A longer one is split on line boundaries, then sentence boundaries, then
-word windows; every piece keeps the question title for embedding and its own exact
-offsets into the file, so a citation always points at real text.
+A unit that fits (its title plus its answer within ``max_tokens`` word pieces, or
+``PROSE_CHUNK_TOKENS`` for prose) is one chunk. A longer one is split on line
+boundaries, then sentence boundaries, then word windows; every piece keeps the question
+title (a prose passage: its heading) for embedding and its own exact offsets into the
+file, so a citation always points at real text.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ingest.parse import QA, Unit, clean_body
+from ingest.parse import PROSE, QA, Unit, clean_body, clean_markup
 
 __all__ = ["Chunk", "chunk_units", "TokenCounter"]
 
 TokenCounter = Callable[[str], int]
+
+# A prose paragraph packs several facts, each of which a question may ask about alone; a
+# 254-piece embedding of the whole paragraph averages them away. Prose is embedded in
+# windows of a few sentences (its passage, what is cited, stays the whole paragraph).
+PROSE_CHUNK_TOKENS = 96
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(A-Z0-9])")
 
@@ -119,14 +125,19 @@ def chunk_units(
     """
     chunks: list[Chunk] = []
     for unit in units:
-        title = unit.title if unit.kind == QA else None
+        title = unit.title if unit.kind in (QA, PROSE) else None
+        # A question's first line is its title; a prose passage's is its heading, when it has one.
+        first = unit.text.split("\n", 1)[0]
+        heading_first = unit.kind == QA or (unit.kind == PROSE and clean_markup(first) == unit.title)
 
-        def embed(s: int, e: int, _u: Unit = unit, _t: str | None = title) -> str:
+        def embed(s: int, e: int, _u: Unit = unit, _t: str | None = title, _h: bool = heading_first) -> str:
             # A piece that is all caption or advert still needs some text to embed: its raw text.
-            return _embed_text(_t, text[s:e], drop_first_line=_u.kind == QA and s == _u.start) or text[s:e]
+            return _embed_text(_t, text[s:e], drop_first_line=_h and s == _u.start) or text[s:e]
 
-        def fits(s: int, e: int) -> bool:
-            return count_tokens(embed(s, e)) <= max_tokens
+        limit = min(max_tokens, PROSE_CHUNK_TOKENS) if unit.kind == PROSE else max_tokens
+
+        def fits(s: int, e: int, _limit: int = limit) -> bool:
+            return count_tokens(embed(s, e)) <= _limit
 
         pieces = _split_unit(text, unit, fits)
         for part, (s, e) in enumerate(pieces):

@@ -30,7 +30,8 @@ from rag.errors import RagError, UserError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Answer deep-learning interview questions from five source documents, with cited passages.",
+    help="Answer questions from your source documents (interview-question articles, notes, PDFs), "
+         "with cited passages.",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
@@ -46,7 +47,8 @@ class Generator(str, Enum):
 SourceOpt = typer.Option(None, "--source", "-s", help="Only this source: label, file name or prefix such as 003 (repeatable).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON (schema in the README) instead of tables.")
 KOpt = typer.Option(None, "-k", min=1, max=50, help="How many passages (default 5).")
-CorpusOpt = typer.Option(None, "--corpus", help="Corpus folder (default: the bundled corpus/).")
+CorpusOpt = typer.Option(None, "--corpus", help="Folder of documents (default: the folder that built the index, "
+                         "else the bundled corpus/).")
 IndexOpt = typer.Option(None, "--index", help="Index folder (default: $RAG_HOME/index).")
 
 
@@ -121,22 +123,107 @@ def ingest(
     corpus: Optional[Path] = CorpusOpt,
     index: Optional[Path] = IndexOpt,
     force: bool = typer.Option(False, "--force", help="Rebuild even when the index is current."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show how each file would be split; build nothing."),
+    as_json: bool = JsonOpt,
 ) -> None:
-    """Parse, chunk and embed the corpus into the search index.
+    """Parse, chunk and embed the documents into the search index, then report per file.
 
-    Does nothing when the index is current (same corpus, model and chunking).
+    Reads .txt, .md and .pdf files (sub-folders too). Does nothing when the index is
+    current (same documents, model and chunking). The report gives each file's layout,
+    questions, prose passages and hidden advert text, and the files skipped and why.
 
-    Example: rag ingest --corpus corpus/
+    Examples:
+      rag ingest --corpus corpus/
+      rag ingest --corpus my_notes/ --dry-run
     """
     from ingest.build import build_index
 
     settings = _settings(corpus, index)
-    report = build_index(settings, force=force, progress=sys.stderr.isatty(), notify=lambda m: _err(f"note: {m}"))
-    if not report.built:
-        print(f"Index is current: {report.path} (nothing to do; --force rebuilds)")
+    if dry_run:
+        from ingest.report import corpus_report
+
+        report = corpus_report(settings.corpus)
+        if as_json:
+            _print_json({"dry_run": True, **report.to_json()})
+        else:
+            _print_report(report)
+            print(f"Dry run: nothing was built ({len(report.files)} documents would be indexed from {settings.corpus})")
         return
-    print(f"Indexed {report.documents} documents: {report.units} units ({report.questions} questions), "
-          f"{report.chunks} chunks in {report.seconds:.1f} s -> {report.path}")
+    result = build_index(settings, force=force, progress=sys.stderr.isatty(), notify=lambda m: _err(f"note: {m}"))
+    if as_json:
+        _print_json(result.to_json())
+        return
+    if result.report is not None:
+        _print_report(result.report)
+    if not result.built:
+        print(f"Index is current: {result.path} (nothing to do; --force rebuilds)")
+        return
+    print(f"Indexed {result.documents} documents: {result.units} units ({result.questions} questions), "
+          f"{result.chunks} chunks in {result.seconds:.1f} s -> {result.path}")
+
+
+def _print_report(report) -> None:
+    """The per-file table of an ingest report, then skipped files and warnings (stderr)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(report.files)} documents from {report.folder}", title_justify="left")
+    for name, just in (("file", "left"), ("format", "left"), ("layout", "left"), ("questions", "right"),
+                       ("prose", "right"), ("intro", "right"), ("hidden chars", "right"), ("label", "left")):
+        table.add_column(name, justify=just, overflow="fold")
+    for f in report.files:
+        hidden = f"{f.hidden_chars:,}" + ("" if f.boilerplate_rules else " (rules off)")
+        fmt = f.format + (f", {f.pages} pages" if f.pages else "")
+        table.add_row(_escape(f.file), fmt, f.layout, str(f.questions), str(f.prose), str(f.intro), hidden,
+                      _escape(f.label))
+    for s in report.skipped:
+        table.add_row(_escape(s.source), "-", "skipped", "", "", "", "", _escape(s.reason))
+    Console(highlight=False, soft_wrap=False).print(table)
+    for f in report.files:
+        if f.warning:
+            _err(f"warning: {f.file}: {f.warning}")
+
+
+@app.command()
+def inspect(
+    file: Path = typer.Argument(..., help="A document (.txt, .md, .pdf) to split as ingest would."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show how one file would be split (layout, each passage's kind, title and size); builds nothing.
+
+    Examples:
+      rag inspect my_notes/attention.md
+      rag inspect paper.pdf --json
+    """
+    from ingest.corpus import FORMATS, Document, document_text, first_heading
+    from ingest.report import file_report, parse
+
+    try:
+        text, pages, _raw = document_text(file)
+    except ValueError as exc:
+        raise UserError(f"{file}: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
+    heading = first_heading(text) or file.stem
+    doc = Document(file.name, heading, heading, text, "", FORMATS.get(file.suffix.lower(), "text"), pages)
+    parsed = parse(doc)
+    units = [{"kind": u.kind, "qnum": u.qnum, "section": u.section, "title": u.title, "start": u.start, "end": u.end,
+              "chars": u.end - u.start, "page": doc.page_of(u.start)} for u in parsed.units]
+    if as_json:
+        _print_json({**file_report(doc, parsed).to_json(), "units": units})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{file}: layout {parsed.layout}", title_justify="left")
+    for name in ("#", "kind", "ref", "title / opening", "chars"):
+        table.add_column(name, overflow="fold")
+    for i, (u, row) in enumerate(zip(parsed.units, units)):
+        ref = (f"Q{u.qnum}" if u.kind == "qa" else f"¶{u.qnum}" if u.kind == "prose" else "") + (
+            f" p.{row['page']}" if row["page"] else "")
+        opening = u.title or " ".join(u.text.split())[:80]
+        table.add_row(str(i), u.kind, ref, _escape(opening), str(row["chars"]))
+    Console(highlight=False).print(table)
 
 
 def _search_table(result) -> None:
@@ -172,6 +259,7 @@ def search(
     k: Optional[int] = KOpt,
     source: Optional[List[str]] = SourceOpt,
     as_json: bool = JsonOpt,
+    corpus: Optional[Path] = CorpusOpt,
 ) -> None:
     """Find the passages that answer a question (hybrid dense + keyword search).
 
@@ -182,7 +270,7 @@ def search(
     """
     if question != "-":
         question = _question(question)
-    pipe = _pipeline()
+    pipe = _pipeline(corpus)
     if question == "-":
         _search_batch(pipe, k, source, as_json)
         return
@@ -249,6 +337,7 @@ def ask(
     source: Optional[List[str]] = SourceOpt,
     generator: Generator = typer.Option(Generator.auto, "--generator", "-g", help="Who writes the answer."),
     as_json: bool = JsonOpt,
+    corpus: Optional[Path] = CorpusOpt,
 ) -> None:
     """Answer a question from the sources, citing passages as [1], [2] ...
 
@@ -264,7 +353,7 @@ def ask(
     from rag.generate import resolve_generator
 
     question = _question(question)
-    pipe = _pipeline()
+    pipe = _pipeline(corpus)
     name = resolve_generator(generator.value, pipe.settings)
     result = pipe.search(question, k, source)
     quotes = None
@@ -340,6 +429,7 @@ def compare(
     generator: Generator = typer.Option(Generator.extractive, "--generator", "-g",
                                         help="Who writes the synthesis (extractive: none, points only)."),
     as_json: bool = JsonOpt,
+    corpus: Optional[Path] = CorpusOpt,
 ) -> None:
     """Compare how each source answers a question: one card per source, then agreement and differences.
 
@@ -348,7 +438,7 @@ def compare(
       rag compare "How do GANs work?" --generator local --json
     """
     question = _question(question)
-    cmp = _pipeline().compare(question, sources=source, generator=generator.value)
+    cmp = _pipeline(corpus).compare(question, sources=source, generator=generator.value)
     _print_json(cmp.to_json()) if as_json else _compare_text(cmp)
 
 
@@ -356,16 +446,17 @@ def compare(
 def topics(
     as_json: bool = JsonOpt,
     csv_file: Optional[Path] = typer.Option(None, "--csv", help="Also write the topic x source table as CSV."),
+    corpus: Optional[Path] = CorpusOpt,
 ) -> None:
     """Map the corpus: its questions grouped into topics, and which sources cover each.
 
-    Cells list question numbers (I/A: Multisoft's Intermediate/Advance sections).
+    Cells list question numbers (I/A: a source's Intermediate/Advance sections; ¶: prose passages).
 
     Examples:
       rag topics
       rag topics --csv topics.csv
     """
-    tmap = _pipeline().topics()
+    tmap = _pipeline(corpus).topics()
     if csv_file is not None:
         import csv
 
@@ -398,6 +489,7 @@ def eval_(
     answers: bool = typer.Option(False, "--answers", help="Score final answers end to end instead of retrieval."),
     generator: Generator = typer.Option(Generator.auto, "--generator", "-g", help="Who writes the answers (--answers)."),
     save: Optional[Path] = typer.Option(None, "--save", help="With --answers: write each answer and verdict as JSONL."),
+    corpus: Optional[Path] = CorpusOpt,
 ) -> None:
     """Measure hit@1, hit@5, MRR@10, refusals and compare coverage on a question set.
 
@@ -413,9 +505,9 @@ def eval_(
 
     rows = load_questions(file)
     if answers:
-        _eval_answers(rows, generator.value, as_json, save)
+        _eval_answers(rows, generator.value, as_json, save, corpus)
         return
-    report = evaluate(_pipeline(), rows)
+    report = evaluate(_pipeline(corpus), rows)
     data = report.to_json()
     if as_json:
         _print_json(data)
@@ -451,11 +543,12 @@ def _metric_table(title: str, rows: list[tuple[str, str]]):
     return console
 
 
-def _eval_answers(rows: list[dict], generator: str, as_json: bool, save: Optional[Path]) -> None:
+def _eval_answers(rows: list[dict], generator: str, as_json: bool, save: Optional[Path],
+                  corpus: Optional[Path] = None) -> None:
     from rag.evaluate import evaluate_answers
     from rag.generate import resolve_generator
 
-    pipe = _pipeline()
+    pipe = _pipeline(corpus)
     name = resolve_generator(generator, pipe.settings)
     try:
         out = open(save, "w", encoding="utf-8") if save else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.context import is_heading_only
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
@@ -149,6 +150,10 @@ def _synthesis_points(covered: list[SourceAnswer], encoder) -> tuple[tuple[Point
     return tuple(agreement[:5]), tuple(differences)
 
 
+def _best(dense: np.ndarray, allowed: np.ndarray) -> float:
+    return float(np.max(np.where(allowed, dense, -1.0))) if allowed.any() else -1.0
+
+
 def compare_sources(
     pipeline,
     question: str,
@@ -165,13 +170,18 @@ def compare_sources(
     qvec = index.encoder.encode([question])[0]
     sig = retriever.signals(question, qvec)
     overall = retriever.rank(question, sig, retriever.mask(wanted), 1)
-    best_any = overall.confidence
+    # Coverage is judged without heading-only passages: a question heading with no answer
+    # under it (one bundled question has none) matches its own question almost exactly and
+    # would otherwise push every real answer below the relative cut.
+    says = np.array([not is_heading_only(p) for p in index.passages], dtype=bool)
+    best_any = _best(sig.dense, retriever.mask(wanted) & says)
     answers = []
     for src in wanted:
         result = retriever.rank(question, sig, retriever.mask((src,)), PASSAGES_PER_SOURCE)
-        top = result.confidence
+        top = _best(sig.dense, retriever.mask((src,)) & says)
         covered = (not overall.refused and top >= COVER_ABS and top >= COVER_REL * best_any)
-        hits = tuple(h for h in result.hits if h.passage.kind == "qa") or result.hits
+        top = top if top > -1.0 else result.confidence
+        hits = tuple(h for h in result.hits if h.passage.kind in ("qa", "prose")) or result.hits
         # A second passage is shown only when it answers nearly as well (001 asks many
         # questions twice, once per level).
         hits = tuple(h for h in hits if h.rank == hits[0].rank or h.dense >= max(COVER_ABS, top - 0.1))

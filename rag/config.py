@@ -36,7 +36,8 @@ class Settings:
     home: Path = field(default_factory=_default_home, metadata={"env": "RAG_HOME",
                        "help": "data directory: index, assembled local model"})
     corpus: Path = field(default=DEFAULT_CORPUS, metadata={"env": "RAG_CORPUS",
-                         "help": "folder of corpus .txt files and sources.toml"})
+                         "help": "folder of documents (.txt, .md, .pdf) and sources.toml; "
+                         "default: the folder that built the index, else the bundled corpus"})
     index: Path | None = field(default=None, metadata={"env": "RAG_INDEX",
                                "help": "index folder (default: HOME/index)"})
     max_tokens: int = field(default=254, metadata={"env": "RAG_MAX_TOKENS", "min": 32, "max": 510,
@@ -72,7 +73,28 @@ class Settings:
             values["api_key"] = env["OPENAI_API_KEY"]
         settings = cls(**values)  # type: ignore[arg-type]
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(settings, **clean) if clean else settings
+        settings = replace(settings, **clean) if clean else settings
+        if "corpus" not in values and "corpus" not in clean:
+            remembered = remembered_corpus(settings.index_dir)
+            if remembered is not None:
+                settings = replace(settings, corpus=remembered)
+        return settings
+
+
+def remembered_corpus(index_dir: Path) -> Path | None:
+    """The corpus folder that built the index at ``index_dir``, if it still exists.
+
+    Every command uses it unless told otherwise (``--corpus`` or ``RAG_CORPUS``), so
+    documents ingested from another folder stay the ones searched.
+    """
+    import json
+
+    try:
+        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+        folder = Path(manifest["corpus_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return folder if folder.is_dir() else None
 
 
 def _convert(f, raw: str) -> object:

@@ -26,7 +26,7 @@ from rag.records import Passage, SearchResult
 from rag.text import split_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
-           "candidate_sentences", "is_claim", "is_hollow", "part_terms",
+           "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
 MAX_PASSAGES = 4
@@ -71,7 +71,7 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
         # A passage that shares few words with what it was found for is a near miss of
         # the embedding ("l1" finding an LSTM passage), not an answer.
         need = (len(words) + 1) // 2
-        return [h.passage for h in hits if h.passage.kind == "qa" and not is_hollow(h.passage)
+        return [h.passage for h in hits if h.passage.kind in ("qa", "prose") and not is_hollow(h.passage)
                 and (not words or len(words & set(tokenize(f"{h.passage.title or ''} {h.passage.answer}"))) >= need)]
 
     question_words = part_terms(result.searched_as or result.question)
@@ -119,7 +119,20 @@ def is_hollow(passage: Passage) -> bool:
     003's cross-entropy question lists three names and explains none.)
     Hollow passages are found like any other but never quoted or put in a prompt.
     """
-    return passage.kind == "qa" and _no_claim(passage.answer)
+    return passage.kind in ("qa", "prose") and _no_claim(passage.answer)
+
+
+def is_heading_only(passage: Passage) -> bool:
+    """A question with no answer text at all, or a lone heading line between answers.
+
+    Such a passage matches a question that repeats its words almost exactly, yet answers
+    nothing; coverage decisions leave it out. (A hollow passage that lists names, such as
+    003's "1. Dropout / 2. Early Stopping", still shows the source treats the topic.)
+    """
+    body = passage.answer.strip()
+    if passage.kind == "qa":
+        return not body
+    return "\n" not in body and len(body.split()) <= _HEADING_WORDS + 4 and not body.endswith((".", "!", "?"))
 
 
 @lru_cache(maxsize=4096)

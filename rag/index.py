@@ -43,8 +43,11 @@ class Index:
         return self.manifest["sources"]
 
     def file_text(self, source: str) -> str:
-        """The exact text of a corpus file as indexed (for citation checks and deep links)."""
-        return (Path(self.manifest["corpus_dir"]) / source).read_bytes().decode("utf-8")
+        """The exact text of a corpus file as indexed (a PDF's extracted text), which
+        passage offsets point into (for citation checks and deep links)."""
+        from ingest.corpus import indexed_text
+
+        return indexed_text(Path(self.manifest["corpus_dir"]) / source)
 
 
 def _load(real: Path, settings: Settings) -> Index:
@@ -54,7 +57,7 @@ def _load(real: Path, settings: Settings) -> Index:
 
     manifest = json.loads((real / "manifest.json").read_text(encoding="utf-8"))
     with open(real / "passages.jsonl", encoding="utf-8") as fh:
-        passages = [Passage(**{k: row[k] for k in Passage.__dataclass_fields__})
+        passages = [Passage(**{k: row.get(k) for k in Passage.__dataclass_fields__})
                     for row in map(json.loads, fh)]
     with open(real / "chunks.jsonl", encoding="utf-8") as fh:
         chunk_passage = np.array([json.loads(line)["passage"] for line in fh], dtype=np.int64)

@@ -41,14 +41,19 @@ class Passage:
     end: int
     text: str
     answer: str
+    page: int | None = None  # the PDF page the passage starts on (None for text files)
 
     @property
     def ref(self) -> str:
-        """Human reference such as 'GeeksforGeeks Q43' or 'Multisoft Systems Advance-Level Q6'."""
+        """Human reference such as 'GeeksforGeeks Q43', 'Multisoft Systems Advance-Level Q6',
+        or for a prose passage 'Self-Supervised Learning ¶4'; a PDF's adds its page ('p. 3')."""
+        page = f" (p. {self.page})" if self.page else ""
         if self.qnum is None:
-            return f"{self.label} ({self.kind})"
+            return f"{self.label} ({self.kind}){page}"
+        if self.kind == "prose":
+            return f"{self.label} ¶{self.qnum}{page}"
         section = f" {self.section}" if self.section else ""
-        return f"{self.label}{section} Q{self.qnum}"
+        return f"{self.label}{section} Q{self.qnum}{page}"
 
     def to_json(self) -> dict:
         """The passage fields of the JSON schema."""
@@ -62,6 +67,7 @@ class Passage:
             "text": self.text,
             "start": self.start,
             "end": self.end,
+            "page": self.page,
         }
 
 

@@ -56,7 +56,7 @@ class RetrievalParams:
     title_weight: float = 0.3
     keyword_weight: float = 0.1
     refuse_below: float = 0.43
-    kinds: tuple[str, ...] = ("qa", "intro")
+    kinds: tuple[str, ...] = ("qa", "intro", "prose")
     # A part's own best passage competes with the whole question's ranking, slightly
     # discounted, so "X vs Y" puts both X's and Y's passages near the top.
     part_margin: float = 0.05
@@ -92,7 +92,8 @@ class Retriever:
             key = name.strip().lower()
             found = [
                 src for src, info in self.index.sources.items()
-                if key in (src.lower(), src.lower().removesuffix(".txt"), info["label"].lower(),
+                if key in (src.lower(), src.lower().rsplit(".", 1)[0], src.lower().rsplit("/", 1)[-1],
+                           src.lower().rsplit("/", 1)[-1].rsplit(".", 1)[0], info["label"].lower(),
                            src.split("_", 1)[0])
             ]
             if not found:

@@ -35,7 +35,10 @@ _TOO_BROAD = frozenset({"deep learning", "neural network", "neural networks"})
 
 
 def question_ref(p: Passage) -> str:
-    """A short reference within a source: 'Q6', or with a section initial: 'I6' / 'A8'."""
+    """A short reference within a source: 'Q6', with a section initial: 'I6' / 'A8', or a
+    prose passage's number: '¶4'."""
+    if p.kind == "prose":
+        return f"¶{p.qnum}"
     if p.section and p.section.lower().startswith(("intermediate", "advance", "basic")):
         return f"{p.section[0].upper()}{p.qnum}"
     return f"Q{p.qnum}"
@@ -169,7 +172,7 @@ def _name(group: list[Passage], all_titles: list[set[str]], taken: set[str]) -> 
 
 def topic_map(index: Index, threshold: float = MERGE_AT) -> TopicMap:
     """Group the corpus's questions into topics; deterministic for the same index."""
-    qa = [p for p in index.passages if p.kind == "qa"]
+    qa = [p for p in index.passages if p.kind in ("qa", "prose")]
     groups = _cluster(_vectors(index, [p.id for p in qa]), threshold)
     all_titles = [_phrases(p.title or "") for p in qa]
     # Larger groups choose names first; a later group with the same best phrase takes

@@ -103,7 +103,9 @@ def test_bad_corpus_is_a_user_error(run_cli, cli_env, tmp_path):
     (bad / "x.txt").write_bytes(b"\xff\xfe\x00bad")
     env = dict(cli_env, RAG_HOME=str(tmp_path / "home"))
     r = run_cli("ingest", "--corpus", str(bad), env=env)
-    assert r.returncode == 1 and r.stderr.strip() == "error: x.txt is not UTF-8 text (byte 0)"
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1] == (
+        f"error: corpus folder has no document with text to index: {bad} "
+        "(x.txt: not UTF-8 text (byte 0); save it as UTF-8)")
     r = run_cli("ingest", "--corpus", str(tmp_path / "missing"), env=env)
     assert r.returncode == 1 and "corpus folder not found" in r.stderr
 
@@ -267,3 +269,61 @@ def test_unindexable_files_are_skipped_with_one_line_each(run_cli, cli_env, tmp_
     r = run_cli("ingest", "--corpus", str(tmp_path / "only-nul"), env=env)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith(
         "error: corpus folder has no document with text to index")
+
+
+OWN = ROOT / "eval" / "own_docs"
+
+
+def test_ingest_dry_run_and_report_show_the_split_without_building(run_cli, cli_env, tmp_path):
+    corpus = tmp_path / "mine"
+    (corpus / "sub").mkdir(parents=True)
+    shutil.copy(OWN / "training_tricks.md", corpus / "sub" / "TRICKS.MD")
+    shutil.copy(OWN / "self_supervised_explainer.txt", corpus)
+    (corpus / "latin1.txt").write_bytes(b"caf\xe9\n")
+    env = {k: v for k, v in cli_env.items() if k != "RAG_CORPUS"}
+    env["RAG_HOME"] = str(tmp_path / "home")
+    r = run_cli("ingest", "--dry-run", "--json", "--corpus", str(corpus), env=env)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    files = {f["file"]: f for f in data["files"]}
+    assert files["sub/TRICKS.MD"]["layout"] == "headings" and files["sub/TRICKS.MD"]["questions"] == 8
+    assert files["self_supervised_explainer.txt"]["layout"] == "prose"
+    assert files["self_supervised_explainer.txt"]["prose"] >= 8
+    assert files["self_supervised_explainer.txt"]["hidden_chars"] == 0
+    assert data["skipped"] == [{"file": "latin1.txt", "reason": "not UTF-8 text (byte 3); save it as UTF-8"}]
+    assert not (tmp_path / "home" / "index").exists()
+    r = run_cli("ingest", "--dry-run", "--corpus", str(corpus), env=env)
+    assert r.returncode == 0 and "headings" in r.stdout and "prose" in r.stdout and "Dry run" in r.stdout
+    r = run_cli("inspect", str(corpus / "sub" / "TRICKS.MD"), "--json", env=env)
+    units = json.loads(r.stdout)["units"]
+    assert [u["title"] for u in units if u["kind"] == "qa"][0] == "What is label smoothing and why is it used?"
+    r = run_cli("inspect", str(corpus / "latin1.txt"), env=env)
+    assert r.returncode == 1 and "not UTF-8" in r.stderr
+
+
+def test_the_index_remembers_the_corpus_that_built_it(run_cli, cli_env, tmp_path):
+    """After ingesting another folder, plain commands use it; naming a third folder says so, then rebuilds."""
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    mine.mkdir()
+    other.mkdir()
+    shutil.copy(OWN / "compression_qa.txt", mine)
+    shutil.copy(OWN / "self_supervised_explainer.txt", mine)
+    shutil.copy(OWN / "training_tricks.md", other)
+    env = {k: v for k, v in cli_env.items() if k != "RAG_CORPUS"}
+    env["RAG_HOME"] = str(tmp_path / "home")
+    r = run_cli("ingest", "--corpus", str(mine), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "labelled" in r.stdout and "prose" in r.stdout and "Indexed 2 documents" in r.stdout
+    r = run_cli("search", "What is knowledge distillation?", "--json", env=env)  # no corpus named
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # no rebuild, no note
+    assert json.loads(r.stdout)["passages"][0]["source"] == "compression_qa.txt"
+    r = run_cli("ask", "What masking ratio do masked autoencoders use?", "-g", "extractive", "--json", env=env)
+    cites = json.loads(r.stdout)["citations"]
+    assert cites and cites[0]["kind"] == "prose" and cites[0]["source"] == "self_supervised_explainer.txt"
+    r = run_cli("search", "What is label smoothing?", "--json", "--corpus", str(other), env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"note: the index was built from {mine.resolve()}; rebuilding it from {other.resolve()}" in r.stderr
+    assert r.stderr.index("rebuilding it from") < r.stderr.index("building index")
+    assert json.loads(r.stdout)["passages"][0]["source"] == "training_tricks.md"
+    r = run_cli("topics", "--json", env=env)  # the corpus that built the index last
+    assert [s["source"] for s in json.loads(r.stdout)["sources"]] == ["training_tricks.md"]

@@ -154,9 +154,11 @@ def test_bad_corpus_errors_leave_index_alone(small_settings, tmp_path):
     empty.mkdir()
     with pytest.raises(CorpusError, match="no .txt"):
         build_index(Settings.from_env(environ={}, home=s.home, corpus=empty))
-    (s.corpus / "bad.txt").write_bytes(b"caf\xe9 latin-1 text")
-    with pytest.raises(CorpusError, match="bad.txt is not UTF-8"):
-        build_index(s, force=True)
+    latin = tmp_path / "latin"
+    latin.mkdir()
+    (latin / "bad.txt").write_bytes(b"caf\xe9 latin-1 text")
+    with pytest.raises(CorpusError, match="no document with text to index.*bad.txt: not UTF-8"):
+        build_index(Settings.from_env(environ={}, home=s.home, corpus=latin), force=True)
     assert os.readlink(s.index_dir) == before and index_status(Settings.from_env(
         environ={}, home=s.home, corpus=s.corpus)) != "missing"
 

@@ -1,11 +1,11 @@
-"""The parser on the five real documents and on small documents written here."""
+"""The parser on the five bundled documents and on small documents written here."""
 
 from __future__ import annotations
 
 import pytest
 
 from ingest.corpus import load_corpus
-from ingest.parse import BOILERPLATE, INTRO, QA, parse_document
+from ingest.parse import BOILERPLATE, INTRO, PROSE, QA, parse_document
 from tests.conftest import CORPUS
 
 DOCS = {d.source: d for d in load_corpus(CORPUS)}
@@ -153,7 +153,8 @@ CASES = [
     ("indented list items are not questions", "1. What types exist?\n  1. One\n  2. Two\n  3. Three\n"
      "2. What else?\nMore.\n",
      [(QA, None, 1, "What types exist?"), (QA, None, 2, "What else?")]),
-    ("no questions at all", "Just a paragraph of prose.\n\nAnd another one.\n", [(INTRO, None, None, None)]),
+    ("no questions at all: prose", "Just a paragraph of prose.\n\nAnd another one.\n",
+     [(PROSE, None, 1, "Just a paragraph of prose.")]),
     ("outro after the last answer", "1. What is A?\nA is.\n\nRecommended Articles\nSee also: stuff\n",
      [(QA, None, 1, "What is A?"), (BOILERPLATE, None, None, None)]),
 ]

@@ -24,7 +24,9 @@ from tests.conftest import CORPUS, RAG, ROOT
 # Text made of the pieces the parser reacts to, so the search finds its corners.
 PIECES = st.sampled_from(["Q1. ", "1. ", "2. ", "**", "**Q3. ", "Answer:", "Ans. ", "What is X?", ":", "\n", "\n\n",
                           "\r\n", "  ", "Intermediate-Level Questions", "Advanced", "Recommended Articles", "word ",
-                          "Image – caption (Source)", "é", "深度", "\t", "•", "12. ", "x" * 30])
+                          "Image – caption (Source)", "é", "深度", "\t", "•", "12. ", "x" * 30,
+                          "## ", "# ", "Question: ", "Q: ", "A: ", "1) ", "Q2: ", "**What is Y?**", "Conclusion",
+                          "Subscribe to our newsletter. ", "Why? ", "Rating 4.5"])
 DOCS = st.one_of(st.text(max_size=400), st.lists(PIECES, max_size=80).map("".join))
 
 

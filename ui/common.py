@@ -74,7 +74,9 @@ def sidebar(pipe) -> dict:
         counts = pipe.index.manifest.get("counts", {})
         st.caption(
             f"**Answering:** {GENERATOR_LABELS[generator]}  \n"
-            f"**Index:** {counts.get('qa', '?')} questions in {counts.get('documents', '?')} documents, "
+            f"**Index:** {counts.get('qa', '?')} questions"
+            f"{' and ' + str(counts['prose']) + ' prose passages' if counts.get('prose') else ''}"
+            f" in {counts.get('documents', '?')} documents, "
             f"built {pipe.index.manifest.get('created', '?')}"
         )
         if st.button("Clear chat", key="clear"):
@@ -93,7 +95,7 @@ def _marker(generator: str, kind: str) -> None:
 
 def show_refusal() -> None:
     """The panel for a question the sources do not cover (no model was asked)."""
-    st.info("**The sources do not cover this.** No passage in the indexed articles answers this question, "
+    st.info("**The sources do not cover this.** No passage in the indexed documents answers this question, "
             "so no answer is made up. Try rephrasing it, or browse the Corpus page.", icon=":material/block:")
 
 

@@ -102,8 +102,8 @@ def chat_page() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     st.title("Deep-learning interview assistant")
     n_docs = pipe.index.manifest.get("counts", {}).get("documents")
-    st.caption(f"Answers come only from {n_docs or 'the'} interview-question articles; "
-               "every sentence cites its passage.")
+    docs = f"{n_docs} indexed documents" if n_docs else "indexed documents"
+    st.caption(f"Answers come only from the {docs}; every sentence cites its passage.")
     messages = st.session_state.setdefault("messages", [])
     for i, m in enumerate(messages):
         with st.chat_message(m["role"]):
