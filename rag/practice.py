@@ -17,17 +17,18 @@ make it. Thresholds are named constants below; how they were chosen is in
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from rag.citations import supports
+from rag.citations import WINDOW_COVERAGE, supports
 from rag.context import candidate_sentences, is_hollow, looks_like_instruction
 from rag.keyword import tokenize
 from rag.records import Citation, Passage
 from rag.text import split_sentences
 
-__all__ = ["KeyPoint", "PointResult", "Feedback", "key_points", "grade", "split_answer", "contradicts",
+__all__ = ["KeyPoint", "PointResult", "Feedback", "Exercise", "key_points", "prepare", "grade", "split_answer", "contradicts",
            "MAX_POINTS", "SAME_POINT", "MAX_ANSWER_CHARS"]
 
 SAME_POINT = 0.7  # two sources' sentences make the same point (compare groups agreement at 0.72)
@@ -160,3 +161,282 @@ def key_points(comparison, encoder) -> tuple[KeyPoint, ...]:
         points.append(KeyPoint(sents[g[0]][2], tuple(sents[j][0] for j in g_sorted),
                                tuple((sents[j][1], sents[j][2]) for j in g_sorted)))
     return tuple(points)
+
+
+# ---------------------------------------------------------------------------------------
+# Grading
+
+_NEG = re.compile(r"\b(?:not|no|never|cannot|can't|won't|doesn't|don't|isn't|aren't|without|neither|nor|none)\b"
+                  r"|n't\b", re.I)
+_CLAUSE = re.compile(r"\s*(?:;|:|,\s*(?:and|but|while|whereas|so|which|because)\b|\s(?:while|whereas)\b)\s*", re.I)
+
+
+def split_answer(answer: str) -> list[str]:
+    """The user's answer as sentences (a line break or full stop ends one)."""
+    return [s.strip() for s in split_sentences(answer) if s.strip()]
+
+
+_FRAME = re.compile(r"^\s*(?:(?:what|how|why|when|which|explain|describe|define|can|could|you|please|tell|me|about|"
+                    r"is|are|does|do|did|a|an|the|of|role|purpose|concept|idea|behind|meant|by)\b[\s,]*)+", re.I)
+_ASKS_MORE = re.compile(r"\s*(?:,|\band\b)\s*(?:how|why|what|when|which)\b.*$", re.I)
+_TAIL = re.compile(r"\s+(?:work|works|important|needed|used|mean|do)$", re.I)
+_ANAPHOR = re.compile(r"^(it|this|they|these|that|its)\b", re.I)
+
+
+def question_subject(question: str) -> str:
+    """What the question asks about: "How do GANs work?" -> "GANs" (for "It ..." in an answer)."""
+    q = _ASKS_MORE.sub("", question.strip().rstrip("?.! "))
+    q = _TAIL.sub("", _FRAME.sub("", q)).strip()
+    return q or question
+
+
+def _units(sentence: str, subject: str = "") -> list[str]:
+    """The sentence and, when it makes several statements, each clause: a long sentence
+    that makes two points should match each of them as well as a short one would. A
+    sentence that opens with "It"/"This" also counts with the question's subject in its
+    place, since the embedding cannot resolve the pronoun."""
+    parts = [c for c in _CLAUSE.split(sentence) if len(tokenize(c)) >= 3]
+    units = [sentence] + (parts if len(parts) > 1 else [])
+    if subject:
+        units += [_ANAPHOR.sub(lambda m: subject + ("'s" if m.group(1).lower() == "its" else ""), u, count=1)
+                  for u in units if _ANAPHOR.match(u)]
+    return units
+
+
+# Opposite words: a user sentence that uses one side where the passage sentence it
+# resembles uses the other (and not the first) says the opposite of the passage.
+# General-language oppositions, not the corpus's facts; each side is a regex.
+_OPPOSITES: tuple[tuple[str, str], ...] = (
+    (r"increas\w*|enlarg\w*|expand\w*|add(?:s|ed|ing)? more", r"reduc\w*|decreas\w*|shrink\w*|lower(?:s|ed|ing)?"),
+    (r"maximi[sz]\w*", r"minimi[sz]\w*"),
+    (r"faster|quicker|accelerat\w*|speed(?:s)? up|(?:more )?efficient\w*", r"slower|slow(?:s|ed)? down|less efficient"),
+    (r"large|larger|big|bigger|huge", r"small|smaller|tiny"),
+    (r"train(?:ing)?", r"inference|test(?:ing)?(?: time)?|prediction time"),
+    (r"(?<!un)supervised", r"unsupervised"),
+    (r"(?<!non-)(?<!non)linear(?:ly)?", r"non-?linear\w*"),
+    (r"same|identical|equal", r"different|differ\w*"),
+    (r"parallel", r"one at a time|one by one|sequentially"),
+    (r"dense", r"sparse|zero"),
+    (r"absolute", r"squares?|squared"),
+    (r"good|well|better", r"bad|badly|poor|poorly|worse"),
+    (r"average|mean", r"maximum"),
+    (r"pre-?trained", r"from scratch|random(?:ly initiali[sz]ed)? weights"),
+)
+_OPPOSITE_RES = tuple((re.compile(rf"\b(?:{a})\b", re.I), re.compile(rf"\b(?:{b})\b", re.I)) for a, b in _OPPOSITES)
+_NEGATOR = re.compile(r"\b(?:not|no|never|cannot|can't|won't|doesn't|don't|isn't|aren't|without|neither|nor|none|"
+                      r"insufficient\w*|lacks?|unable|fails?|instead of|rather than)\b|n't\b", re.I)
+_SCOPE_END = re.compile(r"[,;:.!?]|\b(?:and|but|while|whereas|which|because)\b", re.I)
+NEGATION_SCOPE = 4  # content words after a negation that it denies
+
+
+def _negated(text: str) -> list[set[str]]:
+    """The content words each negation in ``text`` denies (up to the end of its clause)."""
+    out = []
+    for m in _NEGATOR.finditer(text):
+        rest = text[m.end():]
+        end = _SCOPE_END.search(rest)
+        scope = tokenize(rest[: end.start()] if end else rest)[:NEGATION_SCOPE]
+        if scope:
+            out.append(set(scope))
+    return out
+
+
+def contradicts(claim: str, passage_sentence: str, similar: bool = False) -> bool:
+    """Whether ``claim`` says the opposite of ``passage_sentence`` (taken to be about the same thing).
+
+    Signs about wording rather than meaning, because sentence embeddings barely move
+    when a statement is negated: a negation on one side whose denied words the other
+    side asserts ("no memory of previous inputs" / "a memory of previous inputs"); a
+    pair of opposite words ("dense" / "zero", "inference" / "training"); and, when the
+    two are ``similar`` (close in meaning), a negation only the passage has whose
+    claim the user's sentence is not just the un-negated rest of ("Dropout is used at
+    inference time" / "During inference, dropout is not applied").
+    """
+    c_neg, p_neg = _negated(claim), _negated(passage_sentence)
+    c_toks, p_toks = set(tokenize(claim)), set(tokenize(passage_sentence))
+    if c_neg and not p_neg:
+        if any(len(scope & p_toks) >= max(1, (len(scope) + 1) // 2) for scope in c_neg):
+            return True
+    if p_neg and not c_neg:
+        if any(len(scope & c_toks) >= max(1, (len(scope) + 1) // 2) for scope in p_neg):
+            return True
+        if similar and c_toks:
+            affirmed = p_toks - set().union(*p_neg)
+            if len(c_toks & affirmed) / len(c_toks) < WINDOW_COVERAGE:
+                return True
+    for a, b in _OPPOSITE_RES:
+        for x, y in ((a, b), (b, a)):
+            if x.search(claim) and not y.search(claim) and y.search(passage_sentence) and not x.search(passage_sentence):
+                return True
+    return False
+
+
+COVER_SIM = 0.55  # a user sentence (or clause) this similar to a point's sentence may cover it ...
+COVER_WORDS = 0.25  # ... when it also has this share of the point's own words (those not in the question)
+NEGATION_SIM = 0.7  # this close, a negation only the passage has is checked against the user's whole claim
+SAME_SENTENCE = 0.85  # a user sentence this close to a passage sentence restates it
+CONTRA_SIM = 0.5  # a passage sentence this similar is about the same thing: checked for contradiction
+SUPPORT_SIM = 0.7  # a paraphrase this close to a passage sentence is in the sources
+MIN_CLAIM_WORDS = 3  # fewer content words ("I don't know.") is not a claim to check
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """Everything a grade needs about the question's passages, embedded once."""
+
+    points: tuple[KeyPoint, ...]
+    passages: tuple[Passage, ...]
+    sentences: tuple[tuple[Passage, str], ...]  # every claim of every covering passage
+    sentence_vecs: np.ndarray
+    quote_owner: tuple[tuple[int, ...], ...]  # point -> its quotes' rows in ``sentences``
+
+
+def _evidence(comparison, encoder) -> _Evidence:
+    points = key_points(comparison, encoder)
+    passages = tuple(dict.fromkeys(p for s in comparison.sources if s.covered for p in s.passages
+                                   if not is_hollow(p)))
+    sentences = [(p, s) for p in passages for _, s in candidate_sentences(p)]
+    for k in points:  # a point's quotes are claims of these passages; make sure each has a row
+        for q in k.quotes:
+            if q not in sentences:
+                sentences.append(q)
+    vecs = encoder.encode([s for _, s in sentences]) if sentences else np.zeros((0, 1))
+    rows = {q: i for i, q in enumerate(sentences)}
+    owner = tuple(tuple(rows[q] for q in k.quotes) for k in points)
+    return _Evidence(points, passages, tuple(sentences), vecs, owner)
+
+
+def _own_words(text: str, question_words: set[str]) -> set[str]:
+    return set(tokenize(text)) - question_words
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A question ready to grade answers against: its comparison and key points, embedded once.
+
+    Made when the question is shown, so that grading an answer only embeds the answer.
+    """
+
+    question: str
+    comparison: object  # rag.compare.Comparison
+    evidence: _Evidence
+
+    @property
+    def points(self) -> tuple[KeyPoint, ...]:
+        """The key points answers are graded against."""
+        return self.evidence.points
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources that cover the question (corpus order)."""
+        return tuple(s.source for s in self.comparison.sources if s.covered)
+
+
+_EXERCISES: "OrderedDict[tuple[int, str], Exercise]" = OrderedDict()
+_CACHED_EXERCISES = 64
+
+
+def prepare(pipeline, question: str) -> Exercise:
+    """The question's comparison and key points (cached per pipeline and question).
+
+    Raises ``UserError`` for an empty or over-long question.
+    """
+    from rag.retrieve import clean_question
+
+    question = clean_question(question)
+    key = (id(pipeline), question)
+    found = _EXERCISES.get(key)
+    if found is not None:
+        return found
+    comparison = pipeline.compare(question)
+    exercise = Exercise(question, comparison, _evidence(comparison, pipeline.index.encoder))
+    _EXERCISES[key] = exercise
+    while len(_EXERCISES) > _CACHED_EXERCISES:
+        _EXERCISES.popitem(last=False)
+    return exercise
+
+
+def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
+    """Grade ``answer`` to ``question`` (text, or an ``Exercise`` from ``prepare``) against
+    the sources; no model is called.
+
+    Raises ``UserError`` for an empty or over-long question or answer.
+    """
+    from rag.errors import UserError
+
+    if not answer or not answer.strip():
+        raise UserError("the answer is empty: write what you would say in the interview")
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise UserError(f"the answer is {len(answer):,} characters; the limit is {MAX_ANSWER_CHARS:,}")
+    exercise = question if isinstance(question, Exercise) else prepare(pipeline, question)
+    question = exercise.question
+    encoder = pipeline.index.encoder
+    ev = exercise.evidence
+    covering = exercise.sources
+    if not ev.points:
+        return Feedback(question, answer, (), (), None, covering, refused=True)
+    sents = split_answer(answer)
+    claims = [i for i, s in enumerate(sents) if len(tokenize(s)) >= MIN_CLAIM_WORDS]
+    subject = question_subject(question)
+    units = [(si, u) for si in claims for u in _units(sents[si], subject)]
+    sim = (encoder.encode([u for _, u in units]) @ ev.sentence_vecs.T) if units else np.zeros((0, 0))
+    contradicted = _contradicted(units, sim, ev, pipeline.retriever.vocab)
+    question_words = set(tokenize(question))
+    results, covering_sents = [], set()
+    numbers: dict[int, int] = {}  # passage id -> citation number, in order of first use
+    for point, rows in zip(ev.points, ev.quote_owner):
+        best: tuple[float, int] | None = None
+        for ui, (si, unit) in enumerate(units):
+            if si in contradicted:
+                continue
+            words = set(tokenize(unit))
+            for j in rows:
+                own = _own_words(ev.sentences[j][1], question_words)
+                share = len(own & words) / len(own) if own else 1.0
+                if sim[ui, j] >= COVER_SIM and share >= COVER_WORDS and (best is None or sim[ui, j] > best[0]):
+                    best = (float(sim[ui, j]), si)
+        cites = tuple(Citation(numbers.setdefault(p.id, len(numbers) + 1), p, q) for p, q in point.quotes)
+        if best is not None:
+            covering_sents.add(best[1])
+        results.append(PointResult(point, best is not None, sents[best[1]] if best else None, cites))
+    unsupported = []
+    vocab = pipeline.retriever.vocab
+    for si in claims:
+        if si in contradicted:
+            unsupported.append(sents[si])
+            continue
+        if si in covering_sents:
+            continue
+        rows = [ui for ui, (s, _) in enumerate(units) if s == si]
+        if sim[rows].max(initial=-1.0) >= SUPPORT_SIM:
+            continue
+        if not any(supports(sents[si], p, vocab) for p in ev.passages):
+            unsupported.append(sents[si])
+    total = sum(len(r.point.sources) for r in results)
+    score = sum(len(r.point.sources) for r in results if r.covered) / total
+    return Feedback(question, answer, tuple(results), tuple(unsupported), score, covering)
+
+
+CONTRA_CHECKED = 3  # the passage sentences most like a claim that it is checked against
+
+
+def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence, vocab) -> set[int]:
+    """The user sentences one of whose units says the opposite of a passage sentence it resembles."""
+    out = set()
+    for ui, (si, unit) in enumerate(units):
+        for j in np.argsort(-sim[ui])[:CONTRA_CHECKED]:
+            if sim[ui, j] >= CONTRA_SIM and contradicts(unit, ev.sentences[j][1], sim[ui, j] >= NEGATION_SIM):
+                out.add(si)
+                break
+    # A sentence that is nearly a passage sentence, and does not contradict it, is that
+    # passage's claim: a sentence copied from one source may echo another source's
+    # negation in other words ("prevents co-adapting" / "instead of relying on").
+    whole = {}
+    for ui, (si, _) in enumerate(units):
+        whole.setdefault(si, ui)  # a sentence's first unit is the whole sentence
+    for si in list(out):
+        ui = whole[si]
+        j = int(np.argmax(sim[ui]))
+        if sim[ui, j] >= SAME_SENTENCE and not contradicts(units[ui][1], ev.sentences[j][1], True):
+            out.discard(si)
+    return out
