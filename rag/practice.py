@@ -105,6 +105,26 @@ class Feedback:
         }
 
 
+_LABEL = re.compile(r"^([^:]{2,40}):\s+(\S.*)$")
+_LABEL_WORDS = frozenset("""why use it how to when what where problem solved role importance definition way ways
+    prevent solution purpose difference architecture case cases example idea key benefit benefits training step
+    steps type types work works working goal note""".split())
+
+
+def _meaning_text(sentence: str, subject: str) -> str:
+    """The sentence as it is embedded: "Why Use It: It helps prevent overfitting" reads
+    "dropout helps prevent overfitting". A sub-heading that names something ("Pooling
+    Layers: They reduce ...") stands for the pronoun after it; a generic one ("Why Use
+    It", "Problem Solved") is dropped and the question's subject stands for the pronoun."""
+    m = _LABEL.match(sentence)
+    label, rest = (m.group(1), m.group(2)) if m and len(m.group(1).split()) <= 5 else ("", sentence)
+    named = bool(set(re.findall(r"[a-z0-9]+", label.lower())) - _LABEL_WORDS)
+    if _ANAPHOR.match(rest):
+        who = label if named else subject
+        return _ANAPHOR.sub(lambda a: who + ("'s" if a.group(1).lower() == "its" else ""), rest, count=1)
+    return sentence if named else rest
+
+
 def _source_sentences(comparison) -> list[tuple[str, Passage, str]]:
     """(source, passage, sentence) for every claim of each covering source's best passage."""
     out = []
@@ -241,6 +261,20 @@ def _negated(text: str) -> list[set[str]]:
     return out
 
 
+def _affirmed(text: str) -> str:
+    """``text`` without its negated spans ("not enough data to train from scratch" does not
+    say "from scratch")."""
+    out, pos = [], 0
+    for m in _NEGATOR.finditer(text):
+        if m.start() < pos:
+            continue
+        out.append(text[pos:m.start()])
+        end = _SCOPE_END.search(text, m.end())
+        pos = end.start() if end else len(text)
+    out.append(text[pos:])
+    return " ".join(out)
+
+
 def contradicts(claim: str, passage_sentence: str, similar: bool = False) -> bool:
     """Whether ``claim`` says the opposite of ``passage_sentence`` (taken to be about the same thing).
 
@@ -264,19 +298,22 @@ def contradicts(claim: str, passage_sentence: str, similar: bool = False) -> boo
             affirmed = p_toks - set().union(*p_neg)
             if len(c_toks & affirmed) / len(c_toks) < WINDOW_COVERAGE:
                 return True
+    said, passage_said = _affirmed(claim), _affirmed(passage_sentence)
     for a, b in _OPPOSITE_RES:
         for x, y in ((a, b), (b, a)):
-            if x.search(claim) and not y.search(claim) and y.search(passage_sentence) and not x.search(passage_sentence):
+            if x.search(said) and not y.search(claim) and y.search(passage_said) and not x.search(passage_sentence):
                 return True
     return False
 
 
-COVER_SIM = 0.55  # a user sentence (or clause) this similar to a point's sentence may cover it ...
-COVER_WORDS = 0.25  # ... when it also has this share of the point's own words (those not in the question)
+COVER_SIM = 0.6  # a user sentence (or clause) this similar to a point's sentence may cover it ...
+COVER_WORDS = 0.2  # ... when it also has this share of the point's own words (those not in the question)
 NEGATION_SIM = 0.7  # this close, a negation only the passage has is checked against the user's whole claim
 SAME_SENTENCE = 0.85  # a user sentence this close to a passage sentence restates it
+CONTRA_MARGIN = 0.1
 CONTRA_SIM = 0.5  # a passage sentence this similar is about the same thing: checked for contradiction
-SUPPORT_SIM = 0.7  # a paraphrase this close to a passage sentence is in the sources
+SUPPORT_SIM = 0.7  # a paraphrase this close to a passage sentence ...
+SUPPORT_WORDS = 0.5  # ... and sharing this share of its own words is in the sources
 MIN_CLAIM_WORDS = 3  # fewer content words ("I don't know.") is not a claim to check
 
 
@@ -300,7 +337,8 @@ def _evidence(comparison, encoder) -> _Evidence:
         for q in k.quotes:
             if q not in sentences:
                 sentences.append(q)
-    vecs = encoder.encode([s for _, s in sentences]) if sentences else np.zeros((0, 1))
+    subject = question_subject(comparison.question)
+    vecs = encoder.encode([_meaning_text(s, subject) for _, s in sentences]) if sentences else np.zeros((0, 1))
     rows = {q: i for i, q in enumerate(sentences)}
     owner = tuple(tuple(rows[q] for q in k.quotes) for k in points)
     return _Evidence(points, passages, tuple(sentences), vecs, owner)
@@ -407,14 +445,30 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
             continue
         if si in covering_sents:
             continue
-        rows = [ui for ui, (s, _) in enumerate(units) if s == si]
-        if sim[rows].max(initial=-1.0) >= SUPPORT_SIM:
+        if _paraphrases(si, units, sim, ev, question_words):
             continue
         if not any(supports(sents[si], p, vocab) for p in ev.passages):
             unsupported.append(sents[si])
     total = sum(len(r.point.sources) for r in results)
     score = sum(len(r.point.sources) for r in results if r.covered) / total
     return Feedback(question, answer, tuple(results), tuple(unsupported), score, covering)
+
+
+def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words: set[str]) -> bool:
+    """Whether user sentence ``si`` restates a passage sentence in other words: close in
+    meaning and sharing at least ``SUPPORT_WORDS`` of its own words (those not in the
+    question; "It works like a decision tree" is close to any sentence about the subject
+    once "It" is read as the subject, but shares none of their words)."""
+    for ui, (s, unit) in enumerate(units):
+        if s != si:
+            continue
+        own = _own_words(unit, question_words)
+        for j in np.argsort(-sim[ui])[:CONTRA_CHECKED]:
+            if sim[ui, j] < SUPPORT_SIM:
+                break
+            if own and len(own & set(tokenize(ev.sentences[j][1]))) / len(own) >= SUPPORT_WORDS:
+                return True
+    return False
 
 
 CONTRA_CHECKED = 3  # the passage sentences most like a claim that it is checked against
@@ -424,8 +478,10 @@ def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence, 
     """The user sentences one of whose units says the opposite of a passage sentence it resembles."""
     out = set()
     for ui, (si, unit) in enumerate(units):
-        for j in np.argsort(-sim[ui])[:CONTRA_CHECKED]:
-            if sim[ui, j] >= CONTRA_SIM and contradicts(unit, ev.sentences[j][1], sim[ui, j] >= NEGATION_SIM):
+        order = np.argsort(-sim[ui])[:CONTRA_CHECKED]
+        for j in order:
+            # a sentence much less like the claim than its best match is about something else
+            if sim[ui, j] >= max(CONTRA_SIM, sim[ui, order[0]] - CONTRA_MARGIN) and contradicts(unit, ev.sentences[j][1], sim[ui, j] >= NEGATION_SIM):
                 out.add(si)
                 break
     # A sentence that is nearly a passage sentence, and does not contradict it, is that
