@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.citations import WINDOW_COVERAGE, supports
+from rag.citations import supports
 from rag.context import candidate_sentences, is_hollow, looks_like_instruction
 from rag.keyword import tokenize
 from rag.records import Citation, Passage
@@ -238,7 +238,6 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     (r"parallel", r"one at a time|one by one|sequentially"),
     (r"dense", r"sparse|zero"),
     (r"absolute", r"squares?|squared"),
-    (r"good|well|better", r"bad|badly|poor|poorly|worse"),
     (r"average|mean", r"maximum"),
     (r"pre-?trained", r"from scratch|random(?:ly initiali[sz]ed)? weights"),
 )
@@ -275,17 +274,16 @@ def _affirmed(text: str) -> str:
     return " ".join(out)
 
 
-def contradicts(claim: str, passage_sentence: str, similar: bool = False) -> bool:
+def contradicts(claim: str, passage_sentence: str) -> bool:
     """Whether ``claim`` says the opposite of ``passage_sentence`` (taken to be about the same thing).
 
     Signs about wording rather than meaning, because sentence embeddings barely move
     when a statement is negated: a negation on one side whose denied words the other
     side asserts ("no memory of previous inputs" / "a memory of previous inputs"); a
-    pair of opposite words ("dense" / "zero", "inference" / "training"); and, when the
-    two are ``similar`` (close in meaning), a negation only the passage has whose
-    claim the user's sentence is not just the un-negated rest of ("Dropout is used at
-    inference time" / "During inference, dropout is not applied").
+    pair of opposite words ("dense" / "zero", "inference" / "training"), each side
+    read without its negated spans.
     """
+    claim, passage_sentence = claim.replace("’", "'"), passage_sentence.replace("’", "'")
     c_neg, p_neg = _negated(claim), _negated(passage_sentence)
     c_toks, p_toks = set(tokenize(claim)), set(tokenize(passage_sentence))
     if c_neg and not p_neg:
@@ -294,10 +292,6 @@ def contradicts(claim: str, passage_sentence: str, similar: bool = False) -> boo
     if p_neg and not c_neg:
         if any(len(scope & c_toks) >= max(1, (len(scope) + 1) // 2) for scope in p_neg):
             return True
-        if similar and c_toks:
-            affirmed = p_toks - set().union(*p_neg)
-            if len(c_toks & affirmed) / len(c_toks) < WINDOW_COVERAGE:
-                return True
     said, passage_said = _affirmed(claim), _affirmed(passage_sentence)
     for a, b in _OPPOSITE_RES:
         for x, y in ((a, b), (b, a)):
@@ -308,7 +302,6 @@ def contradicts(claim: str, passage_sentence: str, similar: bool = False) -> boo
 
 COVER_SIM = 0.6  # a user sentence (or clause) this similar to a point's sentence may cover it ...
 COVER_WORDS = 0.2  # ... when it also has this share of the point's own words (those not in the question)
-NEGATION_SIM = 0.7  # this close, a negation only the passage has is checked against the user's whole claim
 SAME_SENTENCE = 0.85  # a user sentence this close to a passage sentence restates it
 CONTRA_MARGIN = 0.1
 CONTRA_SIM = 0.5  # a passage sentence this similar is about the same thing: checked for contradiction
@@ -481,7 +474,7 @@ def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence, 
         order = np.argsort(-sim[ui])[:CONTRA_CHECKED]
         for j in order:
             # a sentence much less like the claim than its best match is about something else
-            if sim[ui, j] >= max(CONTRA_SIM, sim[ui, order[0]] - CONTRA_MARGIN) and contradicts(unit, ev.sentences[j][1], sim[ui, j] >= NEGATION_SIM):
+            if sim[ui, j] >= max(CONTRA_SIM, sim[ui, order[0]] - CONTRA_MARGIN) and contradicts(unit, ev.sentences[j][1]):
                 out.add(si)
                 break
     # A sentence that is nearly a passage sentence, and does not contradict it, is that
@@ -493,6 +486,6 @@ def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence, 
     for si in list(out):
         ui = whole[si]
         j = int(np.argmax(sim[ui]))
-        if sim[ui, j] >= SAME_SENTENCE and not contradicts(units[ui][1], ev.sentences[j][1], True):
+        if sim[ui, j] >= SAME_SENTENCE and not contradicts(units[ui][1], ev.sentences[j][1]):
             out.discard(si)
     return out
