@@ -28,7 +28,8 @@ from rag.keyword import tokenize
 from rag.records import Citation, Passage
 from rag.text import split_sentences
 
-__all__ = ["KeyPoint", "PointResult", "Feedback", "Exercise", "key_points", "prepare", "grade", "split_answer", "contradicts",
+__all__ = ["KeyPoint", "PointResult", "Feedback", "Exercise", "PracticeQuestion", "key_points", "prepare", "grade",
+           "pick_question", "practice_questions", "find_topic", "topic_of", "question_subject", "split_answer", "contradicts",
            "MAX_POINTS", "SAME_POINT", "MAX_ANSWER_CHARS"]
 
 SAME_POINT = 0.7  # two sources' sentences make the same point (compare groups agreement at 0.72)
@@ -246,6 +247,10 @@ _NEGATOR = re.compile(r"\b(?:not|no|never|cannot|can't|won't|doesn't|don't|isn't
                       r"insufficient\w*|lacks?|unable|fails?|instead of|rather than)\b|n't\b", re.I)
 _SCOPE_END = re.compile(r"[,;:.!?]|\b(?:and|but|while|whereas|which|because)\b", re.I)
 NEGATION_SCOPE = 4  # content words after a negation that it denies
+# Verbs that keep something from happening: "stops the network relying on a few neurons"
+# agrees with "instead of relying on a few neurons", so a sentence with one is not read
+# as asserting what the other side denies.
+_HINDERS = re.compile(r"\b(?:prevent\w*|stop\w*|avoid\w*|reduc\w*|mitigat\w*|against|hinder\w*|keeps? \w+ from)\b", re.I)
 
 
 def _negated(text: str) -> list[set[str]]:
@@ -286,10 +291,10 @@ def contradicts(claim: str, passage_sentence: str) -> bool:
     claim, passage_sentence = claim.replace("’", "'"), passage_sentence.replace("’", "'")
     c_neg, p_neg = _negated(claim), _negated(passage_sentence)
     c_toks, p_toks = set(tokenize(claim)), set(tokenize(passage_sentence))
-    if c_neg and not p_neg:
+    if c_neg and not p_neg and not _HINDERS.search(passage_sentence):
         if any(len(scope & p_toks) >= max(1, (len(scope) + 1) // 2) for scope in c_neg):
             return True
-    if p_neg and not c_neg:
+    if p_neg and not c_neg and not _HINDERS.search(claim):
         if any(len(scope & c_toks) >= max(1, (len(scope) + 1) // 2) for scope in p_neg):
             return True
     said, passage_said = _affirmed(claim), _affirmed(passage_sentence)
@@ -300,11 +305,12 @@ def contradicts(claim: str, passage_sentence: str) -> bool:
     return False
 
 
-COVER_SIM = 0.6  # a user sentence (or clause) this similar to a point's sentence may cover it ...
+COVER_SIM = 0.55  # a user sentence (or clause) this similar to a point's sentence may cover it ...
 COVER_WORDS = 0.2  # ... when it also has this share of the point's own words (those not in the question)
 SAME_SENTENCE = 0.85  # a user sentence this close to a passage sentence restates it
 CONTRA_MARGIN = 0.1
 CONTRA_SIM = 0.5  # a passage sentence this similar is about the same thing: checked for contradiction
+COMMON_SHARE = 0.3  # a word in more than this share of passages is common
 SUPPORT_SIM = 0.7  # a paraphrase this close to a passage sentence ...
 SUPPORT_WORDS = 0.5  # ... and sharing this share of its own words is in the sources
 MIN_CLAIM_WORDS = 3  # fewer content words ("I don't know.") is not a claim to check
@@ -412,7 +418,10 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     units = [(si, u) for si in claims for u in _units(sents[si], subject)]
     sim = (encoder.encode([u for _, u in units]) @ ev.sentence_vecs.T) if units else np.zeros((0, 0))
     contradicted = _contradicted(units, sim, ev, pipeline.retriever.vocab)
-    question_words = set(tokenize(question))
+    vocab = pipeline.retriever.vocab
+    # Words most passages use ("network", "model", "data") show no point is made: they
+    # count like the question's own words.
+    question_words = set(tokenize(question)) | {t for t, n in vocab.stems.items() if n > COMMON_SHARE * vocab.n_docs}
     results, covering_sents = [], set()
     numbers: dict[int, int] = {}  # passage id -> citation number, in order of first use
     for point, rows in zip(ev.points, ev.quote_owner):
@@ -431,7 +440,6 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
             covering_sents.add(best[1])
         results.append(PointResult(point, best is not None, sents[best[1]] if best else None, cites))
     unsupported = []
-    vocab = pipeline.retriever.vocab
     for si in claims:
         if si in contradicted:
             unsupported.append(sents[si])
@@ -489,3 +497,81 @@ def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence, 
         if sim[ui, j] >= SAME_SENTENCE and not contradicts(units[ui][1], ev.sentences[j][1]):
             out.discard(si)
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Picking a question
+
+
+@dataclass(frozen=True)
+class PracticeQuestion:
+    """A corpus question to practise: its text (the title a source asks), topic, and the
+    sources whose questions share that topic. Carries no answer text."""
+
+    text: str
+    topic: str
+    sources: tuple[str, ...]
+    passage_id: int
+
+
+def practice_questions(tmap) -> list[PracticeQuestion]:
+    """Every askable corpus question (its source answers it: not a bare heading), with its topic."""
+    from rag.context import is_hollow
+
+    out = []
+    for t in tmap.topics:
+        srcs = tuple(t.by_source)
+        for p in t.questions:
+            if p.title and not is_hollow(p):
+                out.append(PracticeQuestion(p.title.strip(), t.name, srcs, p.id))
+    return out
+
+
+def find_topic(tmap, name: str) -> str:
+    """The topic called ``name`` (case-insensitive; a unique part of a name is enough)."""
+    from rag.errors import UserError
+
+    names = [t.name for t in tmap.topics]
+    key = name.strip().lower()
+    exact = [n for n in names if n.lower() == key]
+    found = exact or [n for n in names if key and key in n.lower()]
+    if len(found) == 1:
+        return found[0]
+    shown = ", ".join(found[:8] if found else names[:12])
+    what = "matches several topics" if found else "is not a topic"
+    raise UserError(f"{name!r} {what}; {'e.g. ' if not found else ''}{shown}{' …' if not found else ''} "
+                    "(rag topics lists them all)")
+
+
+def pick_question(tmap, *, topic: str | None = None, sources: tuple[str, ...] = (), rng=None,
+                  avoid: tuple[str, ...] = ()) -> PracticeQuestion:
+    """A question to practise: of ``topic`` and/or asked by one of ``sources`` (file names),
+    at random, questions of topics that several sources answer far more often (weight:
+    the square of the number of sources), and not one of ``avoid`` when there is another.
+    """
+    import random
+
+    from rag.errors import UserError
+
+    rng = rng or random.Random()
+    pool = practice_questions(tmap)
+    if topic:
+        name = find_topic(tmap, topic)
+        pool = [q for q in pool if q.topic == name]
+    if sources:
+        by_id = {p.id: p for t in tmap.topics for p in t.questions}
+        pool = [q for q in pool if by_id[q.passage_id].source in sources]
+    if not pool:
+        raise UserError("no corpus question matches that topic and source")
+    fresh = [q for q in pool if q.text not in avoid] or pool
+    weights = [len(q.sources) ** 2 for q in fresh]
+    return rng.choices(fresh, weights=weights, k=1)[0]
+
+
+def topic_of(pipeline, tmap, question: str) -> str | None:
+    """The topic of a typed question: that of the corpus question that best matches it."""
+    result = pipeline.search(question, k=1)
+    if result.refused or not result.hits:
+        return None
+    pid = result.hits[0].passage.id
+    return next((t.name for t in tmap.topics if any(p.id == pid for p in t.questions)), None)
