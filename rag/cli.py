@@ -521,20 +521,28 @@ def _practice_text(fb, labels: dict[str, str], n_sources: int) -> None:
     sys.stdout.flush()
 
 
+def _read_line() -> str | None:
+    """One line of stdin (None at its end), read from the byte stream like every other
+    line so no text-layer buffer reads ahead of the next prompt."""
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    raw = stream.readline()
+    if not raw:
+        return None
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(_not_utf8(raw, exc).replace("question", "answer")) from None
+    return raw.rstrip("\r\n")
+
+
 def _read_answer() -> str | None:
     """Lines from stdin up to an empty line; None at end of input with nothing read."""
     lines: list[str] = []
-    stream = getattr(sys.stdin, "buffer", sys.stdin)
     while True:
-        raw = stream.readline()
-        if not raw:
+        line = _read_line()
+        if line is None:
             return "\n".join(lines) if lines else None
-        if isinstance(raw, bytes):
-            try:
-                raw = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise UserError(_not_utf8(raw, exc).replace("question", "answer")) from None
-        line = raw.rstrip("\r\n")
         if not line.strip():
             if lines:
                 return "\n".join(lines)
@@ -607,8 +615,8 @@ def practice(
             history.record(fb.question, name, fb.score)
         _practice_text(fb, labels, n_sources)
         print("\nAnother question? [Enter: yes, q: quit] ", end="", flush=True)
-        more = sys.stdin.readline()
-        if not more or more.strip().lower() in ("q", "quit", "n", "no", "exit"):
+        more = _read_line()
+        if more is None or more.strip().lower() in ("q", "quit", "n", "no", "exit"):
             print()
             break
 
