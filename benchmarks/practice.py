@@ -6,7 +6,13 @@ labelled as a wrong or off-source claim is in ``unsupported``. The labels are re
 from the file, never from the grader. Prints the figures per split (``tune``: looked
 at while choosing thresholds; ``heldout``: never tuned on) and the disagreements.
 
-    python -m benchmarks.practice [--split heldout] [--verbose] [--timing]
+    python -m benchmarks.practice [--split heldout] [--verbose] [--timing] [--browser 10]
+
+``--timing`` times ``grade`` on a warm pipeline (the question prepared, as the page
+and the CLI do while the user writes); ``--browser N`` starts ``streamlit run`` and, in
+Debian's Chromium, times N rounds from the click on "Check my answer" (a 100-word
+answer) to the feedback on the page, measured in the page (``performance.now()`` at
+the click, a MutationObserver for ``.practice-final``). No model is involved.
 """
 
 from __future__ import annotations
@@ -85,12 +91,7 @@ def timing(pipe, runs: int = 20) -> dict:
     """Seconds to grade a 100-word answer on a warm pipeline (what the page waits for)."""
     from rag.practice import grade
 
-    answer = ("Dropout is a regularization technique that prevents overfitting. During training it randomly "
-              "switches off a fraction of the neurons at each update, so the network cannot rely on a few of "
-              "them and has to learn more robust features. That improves generalization to new data. It is "
-              "usually applied to the hidden layers rather than the input or output layers. At inference time "
-              "all neurons are used. It is cheap to add and works well with large networks, and it is often "
-              "combined with other regularization methods such as weight decay or early stopping in practice.")
+    answer = ANSWER_100
     times = []
     for i in range(runs):
         t = time.perf_counter()
@@ -101,12 +102,92 @@ def timing(pipe, runs: int = 20) -> dict:
             "p90_s": round(times[int(0.9 * (runs - 1))], 4)}
 
 
+ANSWER_100 = ("Dropout is a regularization technique that prevents overfitting. During training it randomly "
+              "switches off a fraction of the neurons at each update, so the network cannot rely on a few of "
+              "them and has to learn more robust features. That improves generalization to new data. It is "
+              "usually applied to the hidden layers rather than the input or output layers. At inference time "
+              "all neurons are used. It is cheap to add and works well with large networks, and it is often "
+              "combined with other regularization methods such as weight decay or early stopping in practice. "
+              "Typical dropout rates are between a fifth and a half.")
+
+_WATCH = """
+() => {
+  window.__fb = {clicked: null, shown: null};
+  const btn = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Check my answer');
+  btn.addEventListener('click', () => { window.__fb.clicked = performance.now(); }, {capture: true, once: true});
+  document.querySelectorAll('.practice-final').forEach(e => e.classList.add('stale'));
+  new MutationObserver(() => {
+    if (window.__fb.clicked !== null && window.__fb.shown === null
+        && document.querySelector('.practice-final:not(.stale)')) window.__fb.shown = performance.now();
+  }).observe(document.body, {subtree: true, childList: true});
+}
+"""
+
+
+def browser_timing(rounds: int) -> dict:
+    """Seconds from the click on "Check my answer" to the feedback in a real browser."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"practice-bench-{port}.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
+                               "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    times = []
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("streamlit did not start")
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(120_000)
+            page.goto(url + "/practice")
+            page.wait_for_selector("text=Check my answer")
+            for i in range(rounds + 1):  # the first round warms up the page
+                if i:
+                    page.get_by_role("button", name="New question").click()
+                    page.wait_for_function("() => !document.querySelector('.practice-final')")
+                page.get_by_label("Your answer").fill(ANSWER_100)
+                page.evaluate(_WATCH)
+                page.get_by_role("button", name="Check my answer").click()
+                page.wait_for_function("() => window.__fb.shown !== null", timeout=60_000, polling=50)
+                fb = page.evaluate("() => window.__fb")
+                if i:
+                    times.append((fb["shown"] - fb["clicked"]) / 1000)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    times.sort()
+    return {"rounds": rounds, "words": len(ANSWER_100.split()), "median_s": round(statistics.median(times), 3),
+            "p90_s": round(times[int(0.9 * (len(times) - 1))], 3), "max_s": round(times[-1], 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=ROOT / "eval" / "practice.jsonl")
     parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
     parser.add_argument("--verbose", action="store_true", help="print every disagreement")
     parser.add_argument("--timing", action="store_true", help="also time grading a 100-word answer")
+    parser.add_argument("--browser", type=int, default=0, metavar="N", help="also time N rounds in a real browser")
     args = parser.parse_args()
     from rag.pipeline import Pipeline
 
@@ -117,6 +198,8 @@ def main() -> None:
         print(split, json.dumps(score_rows(pipe, part, args.verbose)))
     if args.timing:
         print("timing", json.dumps(timing(pipe)))
+    if args.browser:
+        print("browser", json.dumps(browser_timing(args.browser)))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ def _progress(history: History | None) -> None:
         if not stats:
             st.caption("No attempts yet.")
         else:
-            st.caption(f"{sum(s.attempts for s in stats)} attempts on {len(stats)} topics. Weakest first:")
+            n = sum(s.attempts for s in stats)
+            st.caption(f"{n} attempt{'s' * (n != 1)} on {len(stats)} topic{'s' * (len(stats) != 1)}. "
+                       "Weakest first:")
             for s in stats[:6]:
                 st.markdown(f"- **{s.topic}**: {s.mean_score:.0%} average over {s.attempts} "
                             f"(last {s.last_score:.0%})")
