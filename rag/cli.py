@@ -521,6 +521,32 @@ def _practice_text(fb, labels: dict[str, str], n_sources: int) -> None:
     sys.stdout.flush()
 
 
+def _written_feedback(pipe, fb, generator: str, quiet: bool = False) -> dict | None:
+    """The model's two-sentence feedback (streamed on a terminal), checked; its JSON or None."""
+    from rag.practice import model_feedback
+
+    if generator == "extractive" or fb.refused:
+        return None
+    live = not quiet and sys.stdout.isatty()
+    if not quiet:
+        print("\nThe model is writing feedback (checked against the passages when it ends)…", flush=True)
+
+    def on_token(token: str) -> None:
+        if live:
+            sys.stdout.write(token)
+            sys.stdout.flush()
+
+    answer = model_feedback(pipe, fb, generator, on_token=on_token)
+    if live:
+        sys.stdout.write("\n")
+    if not quiet:
+        for notice in answer.notices:
+            _err(f"note: {notice}")
+        if answer.text:
+            _answer_text(answer, title=f"feedback ({answer.generator}, checked)", skip_notices=answer.notices)
+    return answer.to_json()
+
+
 def _read_line() -> str | None:
     """One line of stdin (None at its end), read from the byte stream like every other
     line so no text-layer buffer reads ahead of the next prompt."""
@@ -556,6 +582,8 @@ def practice(
     answer: Optional[str] = typer.Option(None, "--answer", "-a", help="Your answer (else it is read from the terminal)."),
     topic: Optional[str] = typer.Option(None, "--topic", "-t", help="Pick questions of this topic (see rag topics)."),
     source: Optional[List[str]] = SourceOpt,
+    generator: Generator = typer.Option(Generator.extractive, "--generator", "-g",
+                                        help="Also a two-sentence written feedback by this model (extractive: none)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Practise: answer an interview question and see, point by point and cited, what the
@@ -565,6 +593,8 @@ def practice(
     questions several sources answer), reads your answer (end it with an empty line),
     prints the feedback, and offers another question (Enter) or stops (q, or Ctrl-D).
     Every graded attempt is kept in the practice history in the data directory.
+    With --generator local (or api), a model also writes two sentences of feedback after
+    the table, checked against the passages like any answer.
 
     Examples:
       rag practice --topic dropout
@@ -592,7 +622,14 @@ def practice(
         fb = grade(pipe, question, answer)
         if not fb.refused:
             history.record(fb.question, topic_of(pipe, tmap, fb.question), fb.score)
-        _print_json(fb.to_json()) if as_json else _practice_text(fb, labels, n_sources)
+        if as_json:
+            data = fb.to_json()
+            if generator.value != "extractive":
+                data["feedback"] = _written_feedback(pipe, fb, generator.value, quiet=True)
+            _print_json(data)
+            return
+        _practice_text(fb, labels, n_sources)
+        _written_feedback(pipe, fb, generator.value)
         return
     chosen = pipe.retriever.resolve_sources(source) if source else ()
     asked: list[str] = []
@@ -614,6 +651,7 @@ def practice(
         if not fb.refused:
             history.record(fb.question, name, fb.score)
         _practice_text(fb, labels, n_sources)
+        _written_feedback(pipe, fb, generator.value)
         print("\nAnother question? [Enter: yes, q: quit] ", end="", flush=True)
         more = _read_line()
         if more is None or more.strip().lower() in ("q", "quit", "n", "no", "exit"):

@@ -29,7 +29,7 @@ from rag.records import Citation, Passage
 from rag.text import split_sentences
 
 __all__ = ["KeyPoint", "PointResult", "Feedback", "Exercise", "PracticeQuestion", "key_points", "prepare", "grade",
-           "pick_question", "practice_questions", "find_topic", "topic_of", "question_subject", "split_answer", "contradicts",
+           "pick_question", "practice_questions", "find_topic", "topic_of", "question_subject", "model_feedback", "split_answer", "contradicts",
            "MAX_POINTS", "SAME_POINT", "MAX_ANSWER_CHARS"]
 
 SAME_POINT = 0.7  # two sources' sentences make the same point (compare groups agreement at 0.72)
@@ -575,3 +575,86 @@ def topic_of(pipeline, tmap, question: str) -> str | None:
         return None
     pid = result.hits[0].passage.id
     return next((t.name for t in tmap.topics if any(p.id == pid for p in t.questions)), None)
+
+
+# ---------------------------------------------------------------------------------------
+# Written feedback (optional, with a language model)
+
+FEEDBACK_TASK = ("Above is the user's answer to this interview question. In exactly two sentences, "
+                 "first say which point of the passages the answer explained well, then name the most "
+                 "important point of the passages it did not mention, stated as the passages state it. "
+                 "End each sentence with the passage number, like [1].")
+FEEDBACK_TOKENS = 120
+# "You explained well that X [1]." / "Your answer did not mention that X, which two sources stress [2]."
+# The check reads X: what is said about the user is not a claim about the sources.
+_ABOUT_USER = re.compile(r"^.*?\b(?:mention\w*|explain\w*|describ\w*|cover\w*|point|stress\w*|miss\w*|"
+                         r"omit\w*|forg[oe]t\w*)\b.*?\b(?:that|how|why)\s+", re.I)
+_MARKS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)")
+_STRESS_TAIL = re.compile(r",?\s+(?:which|as|something)\b[^.\[]*\b(?:sources?|passages?)\b[^.\[]*", re.I)
+
+
+def _claim_of(sentence: str) -> str:
+    """The part of a feedback sentence that states what the sources say."""
+    claim = _STRESS_TAIL.sub("", sentence)
+    m = _ABOUT_USER.match(claim)
+    return claim[m.end():] if m and len(tokenize(claim[m.end():])) >= MIN_CLAIM_WORDS else claim
+
+
+def model_feedback(pipeline, fb: Feedback, generator: str, on_token=None):
+    """Two sentences of written feedback by a language model, checked like any answer.
+
+    The model sees the key points' passages (the sentences that make the points) and the
+    user's answer. A sentence stays only when what it says the sources say passes the
+    citation check (``rag.citations``) against the passages it cites; the rest is left
+    out with a notice. Returns an ``Answer`` (``generator == "extractive"`` and a notice
+    when the model failed or wrote nothing the sources support: the point lists stand).
+    """
+    from rag.citations import check_citations
+    from rag.context import ContextPassage
+    from rag.errors import GenerationError
+    from rag.generate import build_messages, generate_text, resolve_generator
+    from rag.records import Answer, SentenceSupport
+
+    name = resolve_generator(generator, pipeline.settings)
+    if fb.refused or not fb.points or name == "extractive":
+        return Answer(fb.question, "", False, "extractive")
+    by_passage: dict[int, tuple[Passage, list[str]]] = {}
+    for r in sorted(fb.points, key=lambda r: r.covered):  # missed points first: they matter most
+        for passage, quote in r.point.quotes:
+            by_passage.setdefault(passage.id, (passage, []))[1].append(quote)
+    context = [ContextPassage(p, tuple(dict.fromkeys(q))) for p, q in list(by_passage.values())[:4]]
+    passages = [c.passage for c in context]
+    prompt_q = f"{fb.question}\nThe user's answer: {' '.join(fb.answer.split())[:1500]}"
+    messages = build_messages(prompt_q, context, FEEDBACK_TASK)
+    try:
+        text, stats = generate_text(name, messages, pipeline.settings, on_token, FEEDBACK_TOKENS)
+    except GenerationError as exc:
+        return Answer(fb.question, "", False, "extractive", notices=(f"{exc}; the point lists are the feedback",))
+    sentences, citations, dropped = [], {}, 0
+    for sent in split_sentences(_MARKS_AFTER_STOP.sub(r"\2\1", text)):
+        markers = re.findall(r"\[\d+(?:\s*,\s*\d+)*\]", sent)  # none: the check finds the passage itself
+        checked = check_citations(_claim_of(sent) + " " + " ".join(markers), passages, pipeline.index.encoder,
+                                  pipeline.retriever.vocab)
+        ok = [s for s in checked.sentences if s.supported and s.cites]
+        if not ok:
+            dropped += 1
+            continue
+        by_n = {c.n: c for c in checked.citations}
+        cites = []
+        for n in dict.fromkeys(n for s in ok for n in s.cites):
+            c = by_n[n]
+            key = c.passage.id
+            if key not in citations:
+                citations[key] = Citation(len(citations) + 1, c.passage, c.quote)
+            cites.append(citations[key].n)
+        clean = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", sent).strip()
+        sentences.append(SentenceSupport(clean, tuple(cites), True, max(s.support for s in ok)))
+    notices = (f"left out {dropped} sentence(s) of the model's feedback that the passages do not support",) \
+        if dropped else ()
+    if not sentences:
+        return Answer(fb.question, "", False, "extractive", notices=(
+            f"the {name} model's feedback is not supported by the sources; the point lists are the feedback",),
+            stats=stats)
+    rendered = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
+    return Answer(fb.question, rendered, False, name, tuple(citations.values()), tuple(sentences), notices,
+                  stats=stats)

@@ -406,3 +406,64 @@ def test_page_reports_a_corrupt_history(monkeypatch, own_home):
     assert len(list(home.glob("practice.sqlite.corrupt-*"))) == 1
     fb = _submit(at, "Some answer about neural networks and their training.")
     assert fb is not None and not at.exception
+
+
+# --------------------------------------------------------------------------- written feedback
+
+
+def _first_passage_sentence(messages) -> str:
+    import re
+
+    body = re.search(r"<<<\n(.*?)\n>>>", messages[-1]["content"], re.S).group(1)
+    return re.split(r"(?<=[.!?])\s+", body.strip())[0]
+
+
+@pytest.fixture()
+def stand_in_model(monkeypatch):
+    """A stand-in for the local model (the real one is too slow for a page test): ``mode``
+    picks a reply that restates a passage sentence, or one the passages do not support."""
+    import rag.generate as gen
+
+    state = {"calls": 0, "mode": "grounded"}
+
+    def backend(messages, settings, max_tokens):
+        state["calls"] += 1
+        if state["mode"] == "grounded":
+            text = f"Your answer did not mention that {_first_passage_sentence(messages)} [1]"
+        else:
+            text = "You explained it well. Dropout was invented in 1850 by Charles Darwin. [1]"
+        for word in text.split(" "):
+            yield word + " "
+
+    monkeypatch.setattr(gen, "local_available", lambda: True)
+    monkeypatch.setitem(gen._BACKENDS, "local", backend)
+    return state
+
+
+def test_written_feedback_is_checked(pipeline, stand_in_model):
+    from rag.practice import grade, model_feedback
+
+    fb = grade(pipeline, DROPOUT, "Dropout turns off random neurons during training.")
+    written = model_feedback(pipeline, fb, "local")
+    assert written.generator == "local" and written.text.startswith("Your answer did not mention that")
+    assert written.citations and written.sentences[0].cites == (1,)
+    stand_in_model["mode"] = "invented"
+    written = model_feedback(pipeline, fb, "local")
+    assert written.generator == "extractive" and not written.text
+    assert "not supported by the sources" in written.notices[0]
+    assert model_feedback(pipeline, fb, "extractive").text == "" and stand_in_model["calls"] == 2
+
+
+def test_page_streams_written_feedback_after_the_points(monkeypatch, own_home, stand_in_model):
+    for k, v in own_home.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("RAG_CORPUS", str(CORPUS))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="generator").set_value("local").run()
+    at.switch_page("views/practice.py").run()
+    _submit(at, "It is a technique used in neural networks during training.")
+    assert stand_in_model["calls"] == 1
+    html = " ".join(m.value for m in at.markdown)
+    assert html.index("practice-final") < html.index('class="written"')
+    assert "Your answer did not mention that" in html

@@ -9,13 +9,14 @@ directory (``rag.history``), shared with ``rag practice``.
 from __future__ import annotations
 
 import html
+import time
 
 import streamlit as st
 
 from rag.errors import RagError
 from rag.history import History
 from rag.practice import Feedback, grade, pick_question, prepare
-from ui.common import get_pipeline, get_topics, show_comparison, sidebar
+from ui.common import get_pipeline, get_topics, show_answer, show_comparison, sidebar, written_html
 from ui.render import CSS, citation_title, corpus_link, passage_html
 
 SURPRISE = "Surprise me"
@@ -141,18 +142,61 @@ def practice_page() -> None:
     """Practice: a question, your answer, point-by-point cited feedback, then the sources' answers;
     the practised topics, weakest first, in the sidebar."""
     pipe = get_pipeline()
-    sidebar(pipe)
+    opts = sidebar(pipe)
     st.markdown(CSS + PRACTICE_CSS, unsafe_allow_html=True)
     st.title("Practice")
     st.caption("Answer as you would in an interview; the feedback comes from the five articles, point by point.")
     history = _history(pipe)
     try:
-        _exercise(pipe, history)
+        _exercise(pipe, history, opts["generator"])
     finally:
         _progress(history)  # last, so it counts the attempt just made
 
 
-def _exercise(pipe, history: History | None) -> None:
+def _written(pipe, fb: Feedback, generator: str) -> None:
+    """The model's two-sentence feedback, streamed under the point lists, then checked."""
+    from rag.generate import resolve_generator
+    from rag.practice import model_feedback
+
+    name = resolve_generator(generator, pipe.settings)
+    if name == "extractive" or fb.refused:
+        return
+    slot = st.empty()
+    slot.caption(f"The {name} model is writing feedback on your answer…")
+    streamed: list[str] = []
+    last = [0.0]
+
+    def on_token(token: str) -> None:
+        streamed.append(token)
+        now = time.monotonic()
+        if now - last[0] >= 0.1:  # redraws cost the CPU the model needs
+            last[0] = now
+            slot.markdown(written_html("".join(streamed)), unsafe_allow_html=True)
+
+    try:
+        answer = model_feedback(pipe, fb, name, on_token=on_token)
+    except Exception as exc:  # the point lists stand; never a traceback
+        st.session_state.practice_written = None
+        slot.caption(f"Note: the written feedback failed ({type(exc).__name__}); the point lists are the feedback")
+        return
+    st.session_state.practice_written = answer
+    slot.empty()
+    with slot.container():
+        _show_written(answer)
+
+
+def _show_written(answer) -> None:
+    if answer is None:
+        return
+    if answer.text:
+        st.markdown("**Feedback** (written by the model, checked against the passages)")
+        show_answer(answer, "pfb", final=False)
+    else:
+        for notice in answer.notices:
+            st.caption(f"Note: {notice}")
+
+
+def _exercise(pipe, history: History | None, generator: str) -> None:
     tmap = get_topics()
     names = [SURPRISE] + sorted(t.name for t in tmap.topics)
     col1, col2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -181,6 +225,7 @@ def _exercise(pipe, history: History | None) -> None:
         if fb is not None:
             st.session_state.practice_feedback = fb
             st.session_state.pop("practice_show_sources", None)
+            st.session_state.pop("practice_written", None)
             if history is not None and not fb.refused:
                 try:
                     history.record(fb.question, current["topic"], fb.score)
@@ -190,6 +235,10 @@ def _exercise(pipe, history: History | None) -> None:
     if fb is None or fb.question != exercise.question:
         return
     show_feedback(fb, labels, len(labels))
+    if submitted:
+        _written(pipe, fb, generator)  # after the point lists are on the page
+    else:
+        _show_written(st.session_state.get("practice_written"))
     if st.button("Show the sources' answers", key="practice_sources"):
         st.session_state.practice_show_sources = True
     if st.session_state.get("practice_show_sources"):
