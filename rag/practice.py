@@ -417,7 +417,12 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     subject = question_subject(question)
     units = [(si, u) for si in claims for u in _units(sents[si], subject)]
     sim = (encoder.encode([u for _, u in units]) @ ev.sentence_vecs.T) if units else np.zeros((0, 0))
-    contradicted = _contradicted(units, sim, ev, pipeline.retriever.vocab)
+    # the units that are a whole sentence (as written, or with "It" read as the subject)
+    wholes: dict[int, list[int]] = {}
+    for ui, (si, unit) in enumerate(units):
+        if unit == sents[si] or unit.endswith(sents[si][len(sents[si].split(" ", 1)[0]):]):
+            wholes.setdefault(si, []).append(ui)
+    contradicted = _contradicted(units, sim, ev, wholes)
     vocab = pipeline.retriever.vocab
     # Words most passages use ("network", "model", "data") show no point is made: they
     # count like the question's own words.
@@ -475,7 +480,8 @@ def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words:
 CONTRA_CHECKED = 3  # the passage sentences most like a claim that it is checked against
 
 
-def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence, vocab) -> set[int]:
+def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence,
+                  wholes: dict[int, list[int]]) -> set[int]:
     """The user sentences one of whose units says the opposite of a passage sentence it resembles."""
     out = set()
     for ui, (si, unit) in enumerate(units):
@@ -488,14 +494,12 @@ def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence, 
     # A sentence that is nearly a passage sentence, and does not contradict it, is that
     # passage's claim: a sentence copied from one source may echo another source's
     # negation in other words ("prevents co-adapting" / "instead of relying on").
-    whole = {}
-    for ui, (si, _) in enumerate(units):
-        whole.setdefault(si, ui)  # a sentence's first unit is the whole sentence
     for si in list(out):
-        ui = whole[si]
-        j = int(np.argmax(sim[ui]))
-        if sim[ui, j] >= SAME_SENTENCE and not contradicts(units[ui][1], ev.sentences[j][1]):
-            out.discard(si)
+        for ui in wholes.get(si, ()):
+            j = int(np.argmax(sim[ui]))
+            if sim[ui, j] >= SAME_SENTENCE and not contradicts(units[ui][1], ev.sentences[j][1]):
+                out.discard(si)
+                break
     return out
 
 

@@ -91,10 +91,11 @@ def test_points_are_cited_to_exact_passages_and_grouped_across_sources(pipeline)
             assert " ".join(quote.split()) in " ".join(passage.answer.split())
 
 
-def test_a_copied_answer_covers_its_source_and_nothing_is_unsupported(pipeline):
+@pytest.mark.parametrize("question", [DROPOUT, "What is batch normalization?"])
+def test_a_copied_answer_covers_its_source_and_nothing_is_unsupported(pipeline, question):
     from rag.practice import grade, prepare
 
-    ex = prepare(pipeline, DROPOUT)
+    ex = prepare(pipeline, question)
     source = ex.points[0].quotes[0][0]  # the passage that makes the most-shared point
     answer = " ".join(q for p in ex.points for psg, q in p.quotes if psg == source)
     fb = grade(pipeline, ex, answer)
