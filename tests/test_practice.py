@@ -355,6 +355,7 @@ def _submit(at, answer: str):
 def test_page_round_with_feedback_history_and_sources(page, own_home, pipeline):
     at = page
     at.selectbox(key="practice_topic").set_value("Dropout").run()
+    assert at.session_state.practice_question["topic"] == "Dropout"  # choosing a topic asks one of it
     next(b for b in at.button if b.label == "New question").click().run()
     asked = at.session_state.practice_question
     assert asked["topic"] == "Dropout" and at.subheader[0].value == asked["text"]

@@ -201,7 +201,9 @@ def _exercise(pipe, history: History | None, generator: str) -> None:
     names = [SURPRISE] + sorted(t.name for t in tmap.topics)
     col1, col2 = st.columns([3, 1], vertical_alignment="bottom")
     topic = col1.selectbox("Topic", names, key="practice_topic")
-    if col2.button("New question", key="practice_new") or "practice_question" not in st.session_state:
+    changed = st.session_state.get("practice_topic_seen", topic) != topic  # a new topic asks a new question
+    st.session_state.practice_topic_seen = topic
+    if col2.button("New question", key="practice_new") or changed or "practice_question" not in st.session_state:
         _new_question(tmap, topic)
     current = st.session_state.practice_question
     labels = {src: info["label"] for src, info in pipe.index.sources.items()}
