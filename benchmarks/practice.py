@@ -160,6 +160,8 @@ def browser_timing(rounds: int) -> dict:
             page.set_default_timeout(120_000)
             page.goto(url + "/practice")
             page.wait_for_selector("text=Check my answer")
+            page.get_by_text("Quotes only").click()  # no model: the point lists are the whole feedback
+            page.get_by_text("Answering: Quotes only").first.wait_for()
             for i in range(rounds + 1):  # the first round warms up the page
                 if i:
                     page.get_by_role("button", name="New question").click()
