@@ -547,6 +547,16 @@ def _written_feedback(pipe, fb, generator: str, quiet: bool = False) -> dict | N
     return answer.to_json()
 
 
+def _save(history, question: str, topic: str | None, score: float) -> None:
+    """Record an attempt; a history that cannot be written is a note, not the end of practice."""
+    if history is None:
+        return
+    try:
+        history.record(question, topic, score)
+    except UserError as exc:
+        _err(f"note: this attempt was not saved: {exc}")
+
+
 def _read_line() -> str | None:
     """One line of stdin (None at its end), read from the byte stream like every other
     line so no text-layer buffer reads ahead of the next prompt."""
@@ -612,8 +622,12 @@ def practice(
     elif as_json:
         raise UserError("--json needs --question and --answer (without them, rag practice asks interactively)")
     pipe = _pipeline()
-    history = History.for_home(pipe.settings.home)
-    if history.notice:
+    try:
+        history = History.for_home(pipe.settings.home)
+    except UserError as exc:  # practice still works; only the record is missing
+        _err(f"note: {exc}; attempts will not be saved")
+        history = None
+    if history is not None and history.notice:
         _err(f"note: {history.notice}")
     labels = {src: info["label"] for src, info in pipe.index.sources.items()}
     n_sources = len(labels)
@@ -621,7 +635,7 @@ def practice(
     if answer is not None:
         fb = grade(pipe, question, answer)
         if not fb.refused:
-            history.record(fb.question, topic_of(pipe, tmap, fb.question), fb.score)
+            _save(history, fb.question, topic_of(pipe, tmap, fb.question), fb.score)
         if as_json:
             data = fb.to_json()
             if generator.value != "extractive":
@@ -649,7 +663,7 @@ def practice(
             break
         fb = grade(pipe, exercise, reply)
         if not fb.refused:
-            history.record(fb.question, name, fb.score)
+            _save(history, fb.question, name, fb.score)
         _practice_text(fb, labels, n_sources)
         _written_feedback(pipe, fb, generator.value)
         print("\nAnother question? [Enter: yes, q: quit] ", end="", flush=True)

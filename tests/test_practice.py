@@ -326,6 +326,15 @@ def test_cli_reports_and_resets_a_corrupt_history(run_cli, cli_env, own_home):
     assert len(list(home.glob("practice.sqlite.corrupt-*"))) == 1
 
 
+def test_cli_practises_without_a_writable_history(run_cli, cli_env, own_home, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    env = dict(cli_env, **dict(own_home, RAG_HOME=str(blocker / "home")))
+    r = run_cli("practice", "-q", DROPOUT, "-a", "Dropout turns off random neurons during training.", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "attempts will not be saved" in r.stderr and json.loads(r.stdout)["points"]
+
+
 # --------------------------------------------------------------------------- the page
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest

@@ -67,7 +67,11 @@ def _progress(history: History | None) -> None:
                 for a in attempts:
                     st.markdown(f"- {a.created[:16].replace('T', ' ')} · {a.score:.0%} · {a.question}")
         if st.button("Reset practice history", key="practice_reset", disabled=not stats):
-            history.reset()
+            try:
+                history.reset()
+            except RagError as exc:
+                st.warning(f"The history was not reset: {exc}", icon=":material/warning:")
+                return
             st.session_state.pop("practice_feedback", None)
             st.rerun()
 
