@@ -393,6 +393,18 @@ def test_page_round_with_feedback_history_and_sources(page, own_home, pipeline):
     assert any("No attempts yet" in c.value for c in at.sidebar.caption)
 
 
+def test_page_picks_from_the_sidebar_sources(page, pipeline):
+    page.sidebar.multiselect(key="sources").set_value(["Nathan Rosidi"]).run()
+    asked_by: dict[str, set[str]] = {}
+    for p in pipeline.index.passages:
+        if p.title:
+            asked_by.setdefault(p.title.strip(), set()).add(p.source[:3])
+    for _ in range(3):
+        next(b for b in page.button if b.label == "New question").click().run()
+        assert not page.exception
+        assert "002" in asked_by[page.session_state.practice_question["text"]]
+
+
 def test_page_empty_answer_is_a_message(page):
     page.text_area(key="practice_answer").set_value("   ")
     next(b for b in page.button if b.label == "Check my answer").click().run()

@@ -76,10 +76,15 @@ def _progress(history: History | None) -> None:
             st.rerun()
 
 
-def _new_question(tmap, topic: str) -> None:
+def _new_question(tmap, topic: str, sources: tuple[str, ...]) -> None:
+    """A new question of ``topic`` asked by one of ``sources`` (the sidebar's filter; none: any)."""
     current = st.session_state.get("practice_question")
     avoid = (current["text"],) if current else ()
-    picked = pick_question(tmap, topic=None if topic == SURPRISE else topic, avoid=avoid)
+    try:
+        picked = pick_question(tmap, topic=None if topic == SURPRISE else topic, sources=sources, avoid=avoid)
+    except RagError as exc:  # no question of this topic from the chosen sources: any source then
+        st.caption(f"Note: {exc}; picked from every source instead")
+        picked = pick_question(tmap, topic=None if topic == SURPRISE else topic, avoid=avoid)
     st.session_state.practice_question = {"text": picked.text, "topic": picked.topic}
     st.session_state.pop("practice_feedback", None)
     st.session_state.pop("practice_show_sources", None)
@@ -152,7 +157,7 @@ def practice_page() -> None:
     st.caption("Answer as you would in an interview; the feedback comes from the five articles, point by point.")
     history = _history(pipe)
     try:
-        _exercise(pipe, history, opts["generator"])
+        _exercise(pipe, history, opts["generator"], tuple(opts["sources"] or ()))
     finally:
         _progress(history)  # last, so it counts the attempt just made
 
@@ -200,7 +205,7 @@ def _show_written(answer) -> None:
             st.caption(f"Note: {notice}")
 
 
-def _exercise(pipe, history: History | None, generator: str) -> None:
+def _exercise(pipe, history: History | None, generator: str, sources: tuple[str, ...]) -> None:
     tmap = get_topics()
     names = [SURPRISE] + sorted(t.name for t in tmap.topics)
     col1, col2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -208,7 +213,7 @@ def _exercise(pipe, history: History | None, generator: str) -> None:
     changed = st.session_state.get("practice_topic_seen", topic) != topic  # a new topic asks a new question
     st.session_state.practice_topic_seen = topic
     if col2.button("New question", key="practice_new") or changed or "practice_question" not in st.session_state:
-        _new_question(tmap, topic)
+        _new_question(tmap, topic, sources)
     current = st.session_state.practice_question
     labels = {src: info["label"] for src, info in pipe.index.sources.items()}
     try:
