@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, search, ask, compare, topics, eval.
+"""The ``rag`` command: ingest, search, ask, compare, topics, practice, eval.
 
 Each command is a thin shell over ``rag.pipeline``: it parses options, calls the
 library, and prints a rich table or one JSON document. Heavy modules are imported
@@ -574,6 +574,196 @@ def _eval_answers(rows: list[dict], generator: str, as_json: bool, save: Optiona
                             [(k, str(v)) for k, v in data.items() if k not in ("failures", "generator")])
     for f in report.failures:
         console.print(f"[yellow]{f.get('id')}[/]: {_escape(f['question'])} [dim]{_escape(f['answer'][:160])}[/]")
+
+
+def _practice_text(fb, labels: dict[str, str], n_sources: int) -> None:
+    """The feedback table: covered and missed points (cited), then what is not in the sources."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    if fb.refused:
+        console.print("[yellow]The sources do not cover this question, so there is nothing to check your answer "
+                      "against.[/]")
+        return
+    table = Table(expand=True, show_lines=True)
+    table.add_column("", width=2)
+    table.add_column("point the sources make", ratio=3)
+    table.add_column("sources", ratio=1)
+    table.add_column("your sentence", ratio=2)
+    for r in fb.points:
+        mark = "[green]✓[/]" if r.covered else "[red]✗[/]"
+        cites = " ".join(f"[{n}]" for n in dict.fromkeys(c.n for c in r.citations))
+        who = f"{len(r.point.sources)} of {n_sources}: " + ", ".join(labels.get(s, s) for s in r.point.sources)
+        mine = _escape(r.user_sentence) if r.user_sentence else "[dim]missed[/]"
+        table.add_row(mark, f"{_escape(r.point.text)} [cyan]{_escape(cites)}[/]", _escape(who), mine)
+    console.print(table)
+    if fb.unsupported:
+        console.print("[bold]Not in the sources[/] (no passage for this question says it; check it):")
+        for s in fb.unsupported:
+            console.print(f"  [yellow]•[/] {_escape(s)}")
+    seen = {}
+    for r in fb.points:
+        for c in r.citations:
+            seen.setdefault(c.n, c)
+    for n, c in sorted(seen.items()):
+        console.print(f"[cyan][{n}][/] [bold]{_escape(c.passage.ref)}[/] {_escape(c.passage.title or '')}")
+    covered = len(fb.covered)
+    console.print(f"[bold]Score: {fb.score:.0%}[/] ({covered} of {len(fb.points)} points covered, each point "
+                  "weighted by how many sources make it)")
+    sys.stdout.flush()
+
+
+def _written_feedback(pipe, fb, generator: str, quiet: bool = False) -> dict | None:
+    """The model's two-sentence feedback (streamed on a terminal), checked; its JSON or None."""
+    from rag.practice import model_feedback
+
+    if generator == "extractive" or fb.refused:
+        return None
+    live = not quiet and sys.stdout.isatty()
+    if not quiet:
+        print("\nThe model is writing feedback (checked against the passages when it ends)…", flush=True)
+
+    def on_token(token: str) -> None:
+        if live:
+            sys.stdout.write(token)
+            sys.stdout.flush()
+
+    answer = model_feedback(pipe, fb, generator, on_token=on_token)
+    if live:
+        sys.stdout.write("\n")
+    if not quiet:
+        for notice in answer.notices:
+            _err(f"note: {notice}")
+        if answer.text:
+            _answer_text(answer, title=f"feedback ({answer.generator}, checked)", skip_notices=answer.notices)
+    return answer.to_json()
+
+
+def _save(history, question: str, topic: str | None, score: float) -> None:
+    """Record an attempt; a history that cannot be written is a note, not the end of practice."""
+    if history is None:
+        return
+    try:
+        history.record(question, topic, score)
+    except UserError as exc:
+        _err(f"note: this attempt was not saved: {exc}")
+
+
+def _read_line() -> str | None:
+    """One line of stdin (None at its end), read from the byte stream like every other
+    line so no text-layer buffer reads ahead of the next prompt."""
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    raw = stream.readline()
+    if not raw:
+        return None
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(_not_utf8(raw, exc).replace("question", "answer")) from None
+    return raw.rstrip("\r\n")
+
+
+def _read_answer() -> str | None:
+    """Lines from stdin up to an empty line; None at end of input with nothing read."""
+    lines: list[str] = []
+    while True:
+        line = _read_line()
+        if line is None:
+            return "\n".join(lines) if lines else None
+        if not line.strip():
+            if lines:
+                return "\n".join(lines)
+            continue
+        lines.append(line)
+
+
+@app.command()
+def practice(
+    question: Optional[str] = typer.Option(None, "--question", "-q", help="Practise this question (else one is picked)."),
+    answer: Optional[str] = typer.Option(None, "--answer", "-a", help="Your answer (else it is read from the terminal)."),
+    topic: Optional[str] = typer.Option(None, "--topic", "-t", help="Pick questions of this topic (see rag topics)."),
+    source: Optional[List[str]] = SourceOpt,
+    generator: Generator = typer.Option(Generator.extractive, "--generator", "-g",
+                                        help="Also a two-sentence written feedback by this model (extractive: none)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Practise: answer an interview question and see, point by point and cited, what the
+    sources say you covered, missed, or said that they do not.
+
+    Without --answer: shows a question (by --topic, --source, or at random, preferring
+    questions several sources answer), reads your answer (end it with an empty line),
+    prints the feedback, and offers another question (Enter) or stops (q, or Ctrl-D).
+    Every graded attempt is kept in the practice history in the data directory.
+    With --generator local (or api), a model also writes two sentences of feedback after
+    the table, checked against the passages like any answer.
+
+    Examples:
+      rag practice --topic dropout
+      rag practice --question "What is dropout?" --answer "Dropout turns off random neurons." --json
+    """
+    from rag.history import History
+    from rag.practice import grade, pick_question, prepare, topic_of
+
+    if question is not None:
+        question = _question(question)
+    if answer is not None:
+        answer = _question(answer)
+        if question is None:
+            raise UserError("--answer needs --question: the question the answer is for")
+    elif as_json:
+        raise UserError("--json needs --question and --answer (without them, rag practice asks interactively)")
+    pipe = _pipeline()
+    try:
+        history = History.for_home(pipe.settings.home)
+    except UserError as exc:  # practice still works; only the record is missing
+        _err(f"note: {exc}; attempts will not be saved")
+        history = None
+    if history is not None and history.notice:
+        _err(f"note: {history.notice}")
+    labels = {src: info["label"] for src, info in pipe.index.sources.items()}
+    n_sources = len(labels)
+    tmap = pipe.topics()
+    if answer is not None:
+        fb = grade(pipe, question, answer)
+        if not fb.refused:
+            _save(history, fb.question, topic_of(pipe, tmap, fb.question), fb.score)
+        if as_json:
+            data = fb.to_json()
+            if generator.value != "extractive":
+                data["feedback"] = _written_feedback(pipe, fb, generator.value, quiet=True)
+            _print_json(data)
+            return
+        _practice_text(fb, labels, n_sources)
+        _written_feedback(pipe, fb, generator.value)
+        return
+    chosen = pipe.retriever.resolve_sources(source) if source else ()
+    asked: list[str] = []
+    while True:
+        if question is not None and not asked:
+            text, name = question, topic_of(pipe, tmap, question)
+        else:
+            picked = pick_question(tmap, topic=topic, sources=chosen, avoid=tuple(asked))
+            text, name = picked.text, picked.topic
+        asked.append(text)
+        exercise = prepare(pipe, text)  # while the user thinks: grading then only reads the answer
+        print(f"\nQuestion ({name or 'no topic'}; {len(exercise.sources)} of {n_sources} sources answer it):")
+        print(f"  {text}")
+        print("Your answer (end with an empty line; Ctrl-D to stop):", flush=True)
+        reply = _read_answer()
+        if reply is None:
+            break
+        fb = grade(pipe, exercise, reply)
+        if not fb.refused:
+            _save(history, fb.question, name, fb.score)
+        _practice_text(fb, labels, n_sources)
+        _written_feedback(pipe, fb, generator.value)
+        print("\nAnother question? [Enter: yes, q: quit] ", end="", flush=True)
+        more = _read_line()
+        if more is None or more.strip().lower() in ("q", "quit", "n", "no", "exit"):
+            print()
+            break
 
 
 class _StdoutClosed(Exception):

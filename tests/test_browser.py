@@ -159,3 +159,38 @@ def test_progressive_answer_with_the_local_model(server, page):
     assert quoted.locator(".quotes sup.cite").first.is_visible()
     page.screenshot(path=str(ARTIFACTS / "progressive.png"))
     assert "Traceback" not in page.content()
+
+
+def test_practice_round_and_history_survive_a_restart(server, page, cli_env):
+    page.goto(server + "/practice")
+    page.wait_for_selector("text=Check my answer")
+    question = page.locator("h3").first.inner_text().strip()
+    assert question and page.locator(".practice-point").count() == 0  # no answer before submitting
+    page.get_by_label("Your answer").fill(
+        "It helps the network learn during training. Deep learning models use it to improve performance. "
+        "It was first described in a 1950 paper by Alan Turing.")
+    page.get_by_role("button", name="Check my answer").click()
+    page.wait_for_selector(".practice-final", state="attached")
+    assert page.get_by_text("Score:").first.is_visible()
+    assert page.locator(".practice-point").count() >= 1
+    assert page.get_by_text("It was first described in a 1950 paper by Alan Turing.").first.is_visible()
+    card = page.locator("details summary").filter(has_text="[1]").first
+    card.click()
+    page.wait_for_selector("mark.cited")
+    page.get_by_role("button", name="Show the sources' answers").click()
+    page.wait_for_selector("text=sources answer")
+    page.set_viewport_size({"width": 1400, "height": 2000})
+    page.screenshot(path=str(ARTIFACTS / "practice.png"))
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    assert "Traceback" not in page.content()
+    # A new server process (a restart) reads the same history from the data directory.
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with serving(cmd, url + "/_stcore/health", "streamlit (restarted)", env=cli_env):
+        page.goto(url + "/practice")
+        page.wait_for_selector("text=Recent attempts")
+        page.get_by_text("Recent attempts").click()
+        page.get_by_text(question).last.wait_for()
+        assert "Traceback" not in page.content()

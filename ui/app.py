@@ -1,4 +1,4 @@
-"""The web app: chat with cited answers, side-by-side comparison, and a corpus browser.
+"""The web app: chat with cited answers, side-by-side comparison, practice, and a corpus browser.
 
 Run: ``streamlit run ui/app.py``. Everything shown comes from ``rag.pipeline``; the
 pages in ``ui/views/`` hold presentation and per-session state only.
@@ -28,6 +28,7 @@ def main() -> None:
     nav = st.navigation([
         st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),  # served at /
         st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+        st.Page("views/practice.py", title="Practice", icon=":material/quiz:", url_path="practice"),
         st.Page("views/corpus.py", title="Corpus", icon=":material/menu_book:", url_path="corpus"),
     ])
     nav.run()

@@ -18,7 +18,7 @@ from rag.records import Answer
 from ui.render import answer_html, citation_title, corpus_link, passage_html
 
 __all__ = ["get_pipeline", "get_topics", "sidebar", "show_answer", "show_reply", "show_refusal", "written_html",
-           "GENERATOR_LABELS"]
+           "show_comparison", "show_synthesis", "GENERATOR_LABELS"]
 
 GENERATOR_LABELS = {"local": "Local model (Qwen2.5 1.5B)", "api": "API model", "extractive": "Quotes only"}
 
@@ -166,3 +166,50 @@ def show_reply(answer: Answer, quotes: Answer | None, key: str) -> None:
 def written_html(text: str) -> str:
     """The model's answer as it streams: escaped, with a cursor."""
     return f'<div class="written streaming"><p>{html.escape(text)} ▌</p></div>'
+
+
+def show_synthesis(synthesis: Answer | None) -> None:
+    """A comparison's written synthesis and its notices."""
+    if synthesis and synthesis.text:
+        st.markdown(f'<div class="written synthesis">{answer_html(synthesis, "syn")}</div>',
+                    unsafe_allow_html=True)
+    if synthesis:
+        for notice in synthesis.notices:
+            st.caption(f"Note: {notice}")
+
+
+def show_comparison(cmp, slot_wanted: bool):
+    """The comparison (the Compare page's view, also shown after a practice answer); returns an empty slot where the synthesis goes when one is to be written."""
+    labels = {s.source: s.label for s in cmp.sources}
+    slot = None
+    if cmp.refused:
+        st.info("**The sources do not cover this.** No source answers this question.", icon=":material/block:")
+    else:
+        n_cov = sum(s.covered for s in cmp.sources)
+        st.subheader(f"{n_cov} of {len(cmp.sources)} sources answer “{cmp.question}”")
+        if slot_wanted:
+            slot = st.empty()
+        else:
+            show_synthesis(cmp.synthesis)
+        if cmp.agreement:
+            st.markdown("**Where they agree**")
+            for p in cmp.agreement:
+                st.markdown(f"- {p.text} — *{', '.join(labels[s] for s in p.sources)}*")
+        if cmp.differences:
+            st.markdown("**What only one source says**")
+            for p in cmp.differences:
+                st.markdown(f"- *{labels[p.sources[0]]}:* {p.text}")
+    cols = st.columns(len(cmp.sources))
+    for col, s in zip(cols, cmp.sources):
+        with col.container(border=True):
+            st.markdown(f"**{s.label}**")
+            if not s.covered:
+                st.caption(f":material/block: not covered (best match {s.confidence:.2f})")
+                continue
+            st.caption(":material/check_circle: covered")
+            st.markdown(f'<div class="quotes gist">{html.escape(s.gist)}</div>', unsafe_allow_html=True)
+            for p in s.passages:
+                with st.expander(f"{p.ref.removeprefix(s.label).strip()}: {p.title}"):
+                    st.markdown(passage_html(p, [s.gist]), unsafe_allow_html=True)
+                    st.markdown(f"[Open in the corpus browser]({corpus_link(p)})")
+    return slot

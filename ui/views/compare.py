@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 
 import streamlit as st
 
 from rag.errors import RagError
 from rag.records import Answer
-from ui.common import get_pipeline, get_topics, sidebar, written_html
-from ui.render import CSS, answer_html, corpus_link, passage_html
+from ui.common import get_pipeline, get_topics, show_comparison, show_synthesis, sidebar, written_html
+from ui.render import CSS, corpus_link
 
 
 def _heatmap(tmap) -> None:
@@ -83,52 +82,6 @@ def _synthesis(slot, cmp, generator: str, pipe):
     return replace(cmp, synthesis=synthesis)
 
 
-def _show_synthesis(synthesis: Answer | None) -> None:
-    if synthesis and synthesis.text:
-        st.markdown(f'<div class="written synthesis">{answer_html(synthesis, "syn")}</div>',
-                    unsafe_allow_html=True)
-    if synthesis:
-        for notice in synthesis.notices:
-            st.caption(f"Note: {notice}")
-
-
-def _show_comparison(cmp, slot_wanted: bool):
-    """The comparison; returns an empty slot where the synthesis goes when one is to be written."""
-    labels = {s.source: s.label for s in cmp.sources}
-    slot = None
-    if cmp.refused:
-        st.info("**The sources do not cover this.** No source answers this question.", icon=":material/block:")
-    else:
-        n_cov = sum(s.covered for s in cmp.sources)
-        st.subheader(f"{n_cov} of {len(cmp.sources)} sources answer “{cmp.question}”")
-        if slot_wanted:
-            slot = st.empty()
-        else:
-            _show_synthesis(cmp.synthesis)
-        if cmp.agreement:
-            st.markdown("**Where they agree**")
-            for p in cmp.agreement:
-                st.markdown(f"- {p.text} — *{', '.join(labels[s] for s in p.sources)}*")
-        if cmp.differences:
-            st.markdown("**What only one source says**")
-            for p in cmp.differences:
-                st.markdown(f"- *{labels[p.sources[0]]}:* {p.text}")
-    cols = st.columns(len(cmp.sources))
-    for col, s in zip(cols, cmp.sources):
-        with col.container(border=True):
-            st.markdown(f"**{s.label}**")
-            if not s.covered:
-                st.caption(f":material/block: not covered (best match {s.confidence:.2f})")
-                continue
-            st.caption(":material/check_circle: covered")
-            st.markdown(f'<div class="quotes gist">{html.escape(s.gist)}</div>', unsafe_allow_html=True)
-            for p in s.passages:
-                with st.expander(f"{p.ref.removeprefix(s.label).strip()}: {p.title}"):
-                    st.markdown(passage_html(p, [s.gist]), unsafe_allow_html=True)
-                    st.markdown(f"[Open in the corpus browser]({corpus_link(p)})")
-    return slot
-
-
 def compare_page() -> None:
     """Compare: the cards and agreement at once, then the model's synthesis as it is written."""
     pipe = get_pipeline()
@@ -154,12 +107,12 @@ def compare_page() -> None:
     cmp = st.session_state.get("comparison")
     if cmp is not None:
         writing = submitted and name != "extractive" and not cmp.refused
-        slot = _show_comparison(cmp, writing)
+        slot = show_comparison(cmp, writing)
         if writing:
             cmp = _synthesis(slot, cmp, name, pipe)
             st.session_state.comparison = cmp
             with slot.container():
-                _show_synthesis(cmp.synthesis)
+                show_synthesis(cmp.synthesis)
         st.markdown('<div class="answer-final"></div>', unsafe_allow_html=True)
     st.divider()
     st.subheader("Which source covers which topic")
