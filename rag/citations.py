@@ -49,7 +49,7 @@ _CLAUSE = re.compile(r",?\s+(?:while|whereas|but|unlike|however|in contrast)\s+|
 _FRAGMENT = re.compile(r"\b(?:are|is|was|were|be|been|being|in|of|the|a|an|to|and|or|as|by|with|for|from|that)"
                        r"[.!?]?\s*$", re.I)
 # "Some important points about X are as follows." announces what follows; it says nothing.
-_LEAD_IN = re.compile(r"\b(?:as follows|the following|following (?:points|ways|steps))\s*[.:]?\s*$|:\s*$", re.I)
+_LEAD_IN = re.compile(r"\b(?:as follows|the following|following (?:points|ways|steps))\s*(?:[.:]\s*)?$|:\s*$", re.I)
 # Verb and adverb endings: a lower-case word ending so is ordinary English that the
 # model's WordPiece vocabulary happens not to hold whole, not a technical term.
 _VERB_FORM = re.compile(r"(?:ate|ates|ated|ize|izes|ized|izing|ise|ises|ised|ising|ing|ed|ly)$")
@@ -140,7 +140,7 @@ class Evidence:
 def _words(text: str) -> set[str]:
     """Content-word stems, with hyphenated words also joined ("pre-trained" matches "pretrained")."""
     out = set(tokenize(text))
-    for compound in re.findall(r"\w+(?:-\w+)+", text):
+    for compound in re.findall(r"\b\w+(?:-\w+)+", text):
         out.update(tokenize(compound.replace("-", "")))
     return out
 
@@ -170,13 +170,13 @@ MAX_SUBJECT_WORDS = 4
 BOUND_SHARE = 0.5  # of the claim's other words, found in one sentence together with its subject
 
 
-def _subject_bound(sentence: str, ev: Evidence, vocab, asked: set[str] = frozenset()) -> bool:
+def _subject_bound(sentence: str, ev: Evidence, vocab) -> bool:
     """Whether the passage says the claim *of its subject* ("Sigmoid ... mitigates X" needs a
     passage sentence naming sigmoid together with what is claimed, not X said of ReLU)."""
     m = _VERB.search(sentence)
     if not m:
         return True
-    subject = set(tokenize(sentence[: m.start()])) - asked  # the question's own description of it
+    subject = set(tokenize(sentence[: m.start()]))
     rest = set(tokenize(sentence[m.end():])) - subject
     if not subject or len(rest) < 2 or len(subject) > MAX_SUBJECT_WORDS:
         return True  # (a long "subject" is a clause the verb pattern cut, not a subject)
@@ -192,7 +192,8 @@ def _american(sentence: str, vocab) -> str:
     def fold(m: re.Match) -> str:
         word = m.group(0)
         us = american(word.lower())
-        if us == word.lower() or (vocab is not None and not any(vocab.stems.get(t) for t in tokenize(us))):
+        # without the corpus vocabulary there is no telling "normalise" from "noise"
+        if vocab is None or us == word.lower() or not any(vocab.stems.get(t) for t in tokenize(us)):
             return word
         return us
     return _WORD.sub(fold, sentence)
@@ -208,11 +209,15 @@ def _compound_in(word: str, ev: Evidence) -> bool:
 def _verbless(sentence: str) -> bool:
     """A phrase with no verb at all ("The generalization by finding the flat minima.").
 
-    Only flags what surely has no finite verb: no auxiliary or pronoun, no word with a
-    verb's -s/-ed ending, and none of the common verbs of this domain's prose.
+    Only flags what surely has no finite verb: a phrase opening with an article, with no
+    auxiliary or pronoun, no word with a verb's -s/-ed ending, and none of the common
+    verbs of this domain's prose.
     """
     words = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
     if len(words) < 3 or ":" in sentence or _AUX.search(sentence) or _VERB.search(sentence):
+        return False
+    if words[0].lower() not in ("the", "a", "an"):
+        # "GANs consist of …", "Compute the gradient …": a base-form verb this test cannot see
         return False
     return not any(len(w) > 3 and (w.endswith(("s", "ed")) and not w.endswith("ss")) for w in words[1:])
 
@@ -226,7 +231,8 @@ def _direction_swapped(sentence: str, ev: Evidence) -> bool:
     m = _COMPARATIVE.search(sentence)
     if not m:
         return False
-    before = set(tokenize(sentence[: m.start()]))
+    # the comparative may sit on the subject itself ("A transformer is faster than …")
+    before = set(tokenize(sentence[: m.start()])) | set(tokenize(m.group(1)))
     after = set(tokenize(m.group(2)))
     a, b = before - after, after - before
     if not a or not b:
@@ -281,7 +287,7 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         for word in _WORD.findall(sentence):
             low = word.lower().replace("’", "'").split("'")[0]  # "you're", "network's"
             stems = tokenize(low)
-            if not stems or not is_technical(low) or all(t in ev.tokens or t in asked for t in stems):
+            if not stems or not is_technical(low) or all(t in ev.tokens for t in stems):
                 continue
             if word.islower() and _VERB_FORM.search(low):
                 continue  # "mitigate", "visualize", "rectified": English verbs, not terms
@@ -308,7 +314,7 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     # (the corpus writes "can’t" with a curly apostrophe, the model "can't")
     if bool(_NEGATION.search(sentence.replace("’", "'"))) != bool(_NEGATION.search(window.replace("’", "'"))):
         return "a negation only one side has"
-    if not _subject_bound(sentence, ev, vocab, asked):
+    if not _subject_bound(sentence, ev, vocab):
         return "the passage says it of something else"
     if _direction_swapped(sentence, ev):
         return "the comparison runs the other way in the passage"

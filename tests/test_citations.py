@@ -115,3 +115,39 @@ def test_citation_points_at_the_right_passage(index):
 def test_empty_or_marker_only_answer(index):
     assert check_citations("", P, index.encoder).sentences == ()
     assert check_citations("[1] [2]", P, index.encoder).sentences == ()
+
+
+def test_question_words_excuse_an_echo_but_not_a_claim_about_something_else(index):
+    bn = passage(5, "What is batch normalization?", "Batch normalization reduces internal covariate shift and "
+                 "speeds up training.")
+    kernel = passage(6, "What is a kernel?", "A kernel is a small weight matrix that slides over the input to "
+                     "extract features.")
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [bn, kernel]])
+    # the claim is said of batch normalization, not of what the question asks about
+    said_of_other = check_citations("Dropout reduces internal covariate shift and speeds up training. [1]", [bn],
+                                    index.encoder, vocab, "What is the purpose of dropout?")
+    assert not said_of_other.sentences[0].supported
+    # a term no source uses stays unsupported even when the question asked about it
+    outside = check_citations("GELU is smooth for negative inputs and speeds up training. [1]", [bn],
+                              index.encoder, vocab, "Is GELU smooth for negative inputs?")
+    assert not outside.sentences[0].supported
+    only_question = check_citations("A kernel is what slides over the input. [1]", [kernel], index.encoder, vocab,
+                                    "What slides over the input?")
+    assert only_question.sentences[0].supported  # "kernel" is in the passage: the answer to the question
+    restated = check_citations("The thing slides over the input. [1]", [kernel], index.encoder, vocab,
+                               "What is the thing that slides over the input?")
+    assert not restated.sentences[0].supported  # says nothing the question did not
+
+
+@pytest.mark.parametrize("sentence,reason", [
+    ("A transformer is faster than an RNN on short sequences.", "other way"),
+    ("GANs consist of a generator and a discriminator.", ""),
+    ("Denoising autoencoders add noise to the input and learn to remove the noise.", ""),
+])
+def test_rules_on_sentences_a_second_read_found(sentence, reason):
+    from rag.citations import unsupported_reason
+
+    p = passage(7, "Notes", "An RNN is faster than a transformer on short sequences. GANs consist of a generator "
+                "and a discriminator. Denoising autoencoders add noise to the input and learn to remove the noise.")
+    got = unsupported_reason(sentence, p)
+    assert (reason in got) if reason else got == ""
