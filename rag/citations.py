@@ -43,8 +43,8 @@ CLAUSE_COVERAGE = 0.6  # the same for each side of a comparison
 PARAPHRASE_SIMILARITY = 0.8
 PARAPHRASE_COVERAGE = 0.6
 RARE_SHARE = 0.05  # a technical word in at most this share of passages is a specific term
-_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|doesn't|don't|isn't|aren't|without|neither|nor)\b|n't\b",
-                       re.I)
+# "n't" covers can't/won't/doesn't…, with either apostrophe (the corpus writes "can’t").
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|neither|nor)\b|n['’]t\b", re.I)
 _CLAUSE = re.compile(r",?\s+(?:while|whereas|but|unlike|however|in contrast)\s+|;\s+", re.I)
 _FRAGMENT = re.compile(r"\b(?:are|is|was|were|be|been|being|in|of|the|a|an|to|and|or|as|by|with|for|from|that)"
                        r"[.!?]?\s*$", re.I)
@@ -311,8 +311,7 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     need = PARAPHRASE_COVERAGE if similarity is not None and similarity >= PARAPHRASE_SIMILARITY else WINDOW_COVERAGE
     if cov < need:
         return "its words are not in one or two sentences of the passage"
-    # (the corpus writes "can’t" with a curly apostrophe, the model "can't")
-    if bool(_NEGATION.search(sentence.replace("’", "'"))) != bool(_NEGATION.search(window.replace("’", "'"))):
+    if bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(window)):
         return "a negation only one side has"
     if not _subject_bound(sentence, ev, vocab):
         return "the passage says it of something else"

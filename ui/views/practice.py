@@ -125,19 +125,15 @@ def show_feedback(fb: Feedback, labels: dict[str, str], n_sources: int) -> None:
     else:
         st.markdown(f'<div class="practice-score">Score: {fb.score:.0%} — {len(fb.covered)} of {len(fb.points)} '
                     "points, each weighted by how many sources make it</div>", unsafe_allow_html=True)
-        cols = st.columns(2)
-        with cols[0]:
-            st.markdown(f"**:green[Covered]** ({len(fb.covered)})")
-            for r in fb.covered:
-                st.markdown(_point_html(r, labels, n_sources), unsafe_allow_html=True)
-            if not fb.covered:
-                st.caption("None of the sources' points yet.")
-        with cols[1]:
-            st.markdown(f"**:red[Missed]** ({len(fb.missed)})")
-            for r in fb.missed:
-                st.markdown(_point_html(r, labels, n_sources), unsafe_allow_html=True)
-            if not fb.missed:
-                st.caption("You covered every point the sources make.")
+        columns = (("**:green[Covered]**", fb.covered, "None of the sources' points yet."),
+                   ("**:red[Missed]**", fb.missed, "You covered every point the sources make."))
+        for col, (heading, rows, empty) in zip(st.columns(2), columns):
+            with col:
+                st.markdown(f"{heading} ({len(rows)})")
+                for r in rows:
+                    st.markdown(_point_html(r, labels, n_sources), unsafe_allow_html=True)
+                if not rows:
+                    st.caption(empty)
         if fb.unsupported:
             st.markdown("**:orange[Not in the sources]** — no passage for this question says this "
                         "(not necessarily wrong: check it)")
