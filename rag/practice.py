@@ -191,7 +191,13 @@ def key_points(comparison, encoder) -> tuple[KeyPoint, ...]:
 # ---------------------------------------------------------------------------------------
 # Grading
 
-_CLAUSE = re.compile(r"\s*(?:;|:|,\s*(?:and|but|while|whereas|so|which|because)\b|\s(?:while|whereas)\b)\s*", re.I)
+# Where a user's sentence starts another statement: a semicolon or colon, a conjunction
+# after a comma, "while"/"whereas", and a bare "and" when a new subject and its verb
+# follow ("... no labels and the model looks for structure"); "a generator and a
+# discriminator" is one noun phrase, not two statements.
+_CLAUSE = re.compile(r"\s*(?:;|:|,\s*(?:and|but|while|whereas|so|which|because)\b|\s(?:while|whereas)\b|"
+                     r"\s+and(?=\s+(?:the|it|they|this|these)\s+(?:\w+\s+)?(?:\w+s|is|are|was|were|can|will|has|have)\b))"
+                     r"\s*", re.I)
 
 
 def split_answer(answer: str) -> list[str]:
@@ -221,8 +227,11 @@ def _units(sentence: str, subject: str = "") -> list[tuple[str, bool]]:
     parts = [c for c in _CLAUSE.split(sentence) if len(tokenize(c)) >= 3]
     units = [(sentence, True)] + [(c, False) for c in (parts if len(parts) > 1 else [])]
     if subject:
+        # Only the sentence and its first clause: a pronoun in a later clause points back
+        # into the sentence ("In supervised learning every example has a label, and it's
+        # used for classification"), not to the question's subject.
         units += [(_ANAPHOR.sub(lambda m: subject + ("'s" if m.group(1).lower() == "its" else ""), u, count=1), whole)
-                  for u, whole in units if _ANAPHOR.match(u)]
+                  for k, (u, whole) in enumerate(units) if k <= 1 and _ANAPHOR.match(u)]
     return units
 
 
@@ -490,9 +499,18 @@ def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words:
 
 def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence,
                   wholes: dict[int, list[int]]) -> set[int]:
-    """The user sentences one of whose units says the opposite of a passage sentence it resembles."""
+    """The user sentences one of whose units says the opposite of a passage sentence it resembles.
+
+    A sentence split into clauses is judged by its clauses: read whole, a sentence that
+    contrasts two things ("in supervised learning every example has a label; in
+    unsupervised learning there are none") resembles the passage about the first and
+    holds the opposite word of the second.
+    """
     out = set()
+    clausal = {si for si, _ in units if len(wholes.get(si, ())) < sum(1 for s, _ in units if s == si)}
     for ui, (si, unit) in enumerate(units):
+        if si in clausal and ui in wholes[si]:
+            continue
         order = np.argsort(-sim[ui])[:CONTRA_CHECKED]
         for j in order:
             # a sentence much less like the claim than its best match is about something else
