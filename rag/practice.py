@@ -341,6 +341,8 @@ class _Evidence:
     sentences: tuple[tuple[Passage, str], ...]  # every claim of every covering passage
     sentence_vecs: np.ndarray
     quote_owner: tuple[tuple[int, ...], ...]  # point -> its quotes' rows in ``sentences``
+    mentions: tuple[frozenset[str], ...] = ()  # sentence -> the terms it is about (see ``_mentions``)
+    siblings: dict[str, frozenset[str]] | None = None  # term -> the terms it is told apart from
 
 
 def _evidence(comparison, encoder) -> _Evidence:
@@ -356,7 +358,64 @@ def _evidence(comparison, encoder) -> _Evidence:
     vecs = encoder.encode([_meaning_text(s, subject) for _, s in sentences]) if sentences else np.zeros((0, 1))
     rows = {q: i for i, q in enumerate(sentences)}
     owner = tuple(tuple(rows[q] for q in k.quotes) for k in points)
-    return _Evidence(points, passages, tuple(sentences), vecs, owner)
+    terms = set(tokenize(comparison.question)).union(*(set(tokenize(s)) for _, s in sentences))
+    return _Evidence(points, passages, tuple(sentences), vecs, owner, _mentions(sentences), _siblings(terms))
+
+
+_NUMBERED = re.compile(r"([a-z]+)(\d+)")
+SIBLING_MIN_CHARS = 5  # "un" + a short word is mostly a function word ("unlike"), not a term
+
+
+def _siblings(terms: set[str]) -> dict[str, frozenset[str]]:
+    """Terms the sources tell apart because they name different things of one kind:
+    the same letters with a different number ("l1" / "l2") or a negating prefix
+    ("supervised" / "unsupervised", "labeled" / "unlabeled"). A statement about one
+    of them is not a statement about the other, however alike the two sentences read."""
+    out: dict[str, set[str]] = {}
+    numbered: dict[str, set[str]] = {}
+    for t in terms:
+        m = _NUMBERED.fullmatch(t)
+        if m:
+            numbered.setdefault(m.group(1), set()).add(t)
+    for group in numbered.values():
+        for t in group:
+            out.setdefault(t, set()).update(group - {t})
+    for t in terms:
+        for prefix in ("un", "non-", "non"):
+            base = t[len(prefix):]
+            if t.startswith(prefix) and base in terms and len(base) >= SIBLING_MIN_CHARS:
+                out.setdefault(t, set()).add(base)
+                out.setdefault(base, set()).add(t)
+    return {t: frozenset(v) for t, v in out.items() if v}
+
+
+def _mentions(sentences) -> tuple[frozenset[str], ...]:
+    """The terms each passage sentence is about: its own words and, when it opens with
+    "This"/"It" after a sentence of the same passage, what that sentence was about (its
+    sub-heading, else its first words): "L1 Regularization: Adds a penalty ... This can
+    make some weights zero" -- the second sentence is about L1."""
+    out, prev_passage, prev = [], None, frozenset()
+    for passage, sent in sentences:
+        if prev_passage is None or passage.id != prev_passage.id:
+            prev = frozenset()
+        m = _LABEL.match(sent)
+        head = frozenset(tokenize(m.group(1))) - _LABEL_WORDS if m and len(m.group(1).split()) <= 5 else frozenset()
+        words = frozenset(tokenize(sent))
+        if not head and _ANAPHOR.match(m.group(2) if m else sent):
+            words |= prev
+        out.append(words)
+        prev = head or frozenset(tokenize(sent)[:2])
+        prev_passage = passage
+    return tuple(out)
+
+
+def _about_other(words: set[str], row: int, ev: "_Evidence") -> bool:
+    """Whether a user sentence with ``words`` names one of two sibling terms and passage
+    sentence ``row`` the other ("L2 is the one that sets weights to zero" against L1's
+    "This can make some weights zero"): it says nothing about that sentence's term."""
+    sib = ev.siblings or {}
+    mentioned = ev.mentions[row] if ev.mentions else frozenset()
+    return any(a not in mentioned and sib[a] & mentioned and not sib[a] & words for a in words & sib.keys())
 
 
 def _own_words(text: str, question_words: set[str]) -> set[str]:
@@ -457,7 +516,8 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
             for j in rows:
                 own = _own_words(ev.sentences[j][1], question_words)
                 share = len(own & words) / len(own) if own else 1.0
-                if sim[ui, j] >= COVER_SIM and share >= COVER_WORDS and (best is None or sim[ui, j] > best[0]):
+                if sim[ui, j] >= COVER_SIM and share >= COVER_WORDS and (best is None or sim[ui, j] > best[0]) \
+                        and not _about_other(words, j, ev):
                     best = (float(sim[ui, j]), si)
         cites = tuple(Citation(numbers.setdefault(p.id, len(numbers) + 1), p, q) for p, q in point.quotes)
         if best is not None:
