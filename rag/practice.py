@@ -343,6 +343,8 @@ class _Evidence:
     quote_owner: tuple[tuple[int, ...], ...]  # point -> its quotes' rows in ``sentences``
     mentions: tuple[frozenset[str], ...] = ()  # sentence -> the terms it is about (see ``_mentions``)
     siblings: dict[str, frozenset[str]] | None = None  # term -> the terms it is told apart from
+    roles: dict[str, frozenset[str]] | None = None  # term -> the terms that play the other part (``_roles``)
+    role_texts: tuple[tuple[str, frozenset[str]], ...] = ()  # passage sentences and clauses, with their terms
 
 
 def _evidence(comparison, encoder) -> _Evidence:
@@ -359,7 +361,68 @@ def _evidence(comparison, encoder) -> _Evidence:
     rows = {q: i for i, q in enumerate(sentences)}
     owner = tuple(tuple(rows[q] for q in k.quotes) for k in points)
     terms = set(tokenize(comparison.question)).union(*(set(tokenize(s)) for _, s in sentences))
-    return _Evidence(points, passages, tuple(sentences), vecs, owner, _mentions(sentences), _siblings(terms))
+    mentions = _mentions(sentences)
+    siblings = _siblings(terms)
+    roles, role_texts = _roles(sentences, mentions, siblings)
+    return _Evidence(points, passages, tuple(sentences), vecs, owner, mentions, siblings, roles, role_texts)
+
+
+ROLE_MIN_SENTENCES = 3  # a term in fewer passage sentences is a passing word, not a part the sources describe
+
+
+def _roles(sentences, mentions, siblings):
+    """Terms that play different parts and what the passages say of each: sibling terms,
+    and the subjects of two clauses of one passage sentence ("The generator creates fake
+    data samples, while the discriminator tries to distinguish ...") that each name only
+    their own and each occur in at least ``ROLE_MIN_SENTENCES`` passage sentences.
+    Returns (term -> its counterparts, [(sentence or clause, its terms)])."""
+    pairs = {a: set(b) for a, b in siblings.items()}
+    texts = list(zip((s for _, s in sentences), mentions))
+    count = lambda t: sum(t in m for m in mentions)  # noqa: E731
+    for _, sent in sentences:
+        clauses = [c for c in _CLAUSE.split(sent) if len(tokenize(c)) >= 3]
+        if len(clauses) < 2:
+            continue
+        heads = [(tokenize(c)[0], frozenset(tokenize(c))) for c in clauses]
+        texts.extend((c, w) for c, (_, w) in zip(clauses, heads))
+        for a, wa in heads:
+            for b, wb in heads:
+                if a != b and a not in wb and b not in wa and min(count(a), count(b)) >= ROLE_MIN_SENTENCES:
+                    pairs.setdefault(a, set()).add(b)
+    return {a: frozenset(b) for a, b in pairs.items()}, tuple(texts)
+
+
+SWAP_MIN_WORDS = 2  # what the user says of a term must share this many words with what the passages say of the other
+
+
+def _swapped(unit: str, ev: "_Evidence", question_words: set[str]) -> bool:
+    """Whether ``unit`` says of one term what the passages say of its counterpart: "the
+    generator classifies them as real or fake" (the discriminator "tries to distinguish
+    between real and fake samples"); "L2 is the one that sets weights to zero" (L1 "can
+    make some weights zero"). The unit opens with the term and does not name the other;
+    its other words (not the question's, not common) match a passage sentence or clause
+    about the counterpart better than any about the term itself, by at least
+    ``SWAP_MIN_WORDS``, and it does not contradict that sentence (a contrast, "unsupervised
+    learning uses data without labels", names the opposite on purpose)."""
+    toks = tokenize(unit)
+    if not toks or not ev.roles or toks[0] not in ev.roles:
+        return False
+    a, words = toks[0], set(toks)
+    siblings = (ev.siblings or {}).get(a, frozenset())
+    for b in ev.roles[a]:
+        # a clause subject the question (or most passages) use is what everything is about, not a part
+        if b in words or (b not in siblings and (a in question_words or b in question_words)):
+            continue
+        said = words - {a, b} - question_words
+
+        def best(x, y):
+            return max(((len(said & (m - {x, y})), t) for t, m in ev.role_texts if x in m and y not in m),
+                       default=(0, ""))
+
+        own, other = best(a, b), best(b, a)
+        if other[0] >= SWAP_MIN_WORDS and other[0] > own[0] and not contradicts(unit, other[1]):
+            return True
+    return False
 
 
 _NUMBERED = re.compile(r"([a-z]+)(\d+)")
@@ -505,6 +568,8 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     # Words most passages use ("network", "model", "data") show no point is made: they
     # count like the question's own words.
     question_words = set(tokenize(question)) | {t for t, n in vocab.stems.items() if n > COMMON_SHARE * vocab.n_docs}
+    # Swapped parts read like the passage word for word; only which term does what differs.
+    contradicted |= {si for si, unit in units if si not in contradicted and _swapped(unit, ev, question_words)}
     results, covering_sents = [], set()
     numbers: dict[int, int] = {}  # passage id -> citation number, in order of first use
     for point, rows in zip(ev.points, ev.quote_owner):
