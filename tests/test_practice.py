@@ -137,6 +137,46 @@ def test_wrong_or_off_source_claims_are_not_in_the_sources(pipeline, question, w
     assert all(r.user_sentence != wrong for r in fb.points)
 
 
+@pytest.mark.parametrize(("question", "swapped"), [
+    ("How do GANs work?", "The discriminator generates the fake images while the generator classifies them as real "
+                          "or fake."),
+    (L1L2, "L2 is the one that sets weights to zero."),
+])
+def test_swapped_roles_are_not_in_the_sources(pipeline, question, swapped):
+    """Saying of one part what the sources say of its counterpart reads like the passage
+    word for word; it must be flagged and cover nothing."""
+    from rag.practice import grade, prepare
+
+    ex = prepare(pipeline, question)
+    fb = grade(pipeline, ex, swapped)
+    assert swapped in fb.unsupported
+    assert fb.covered == ()
+    # the same words with the parts the right way round are in the sources
+    right = swapped.replace("discriminator", "@").replace("generator", "discriminator").replace("@", "generator") \
+        .replace("L2", "L1")
+    assert right not in grade(pipeline, ex, right).unsupported
+
+
+def test_a_contrast_of_two_sibling_terms_covers_the_points_of_each(pipeline):
+    """One sentence about supervised and unsupervised learning, joined by ';': each clause
+    covers its own points and the contrast is not read as a contradiction; a sentence
+    about unsupervised learning alone does not cover supervised learning's points."""
+    from rag.practice import grade, prepare
+
+    ex = prepare(pipeline, "What is unsupervised learning?")
+    answer = ("In supervised learning every training example comes with a label, and it's used for classification "
+              "and regression; in unsupervised learning there are no labels and the model looks for structure on "
+              "its own.")
+    fb = grade(pipeline, ex, answer)
+    assert fb.unsupported == ()
+    covered = " ".join(r.point.text for r in fb.covered)
+    assert "In supervised learning, the model is trained on labeled data" in covered
+    assert "Unsupervised Learning: No labels are provided." in covered
+    only = grade(pipeline, ex, "Unsupervised learning uses data without labels.")
+    assert not any(r.point.text.startswith("In supervised learning") for r in only.covered)
+    assert only.unsupported == ()
+
+
 def test_on_topic_words_do_not_cover_a_point(pipeline):
     from rag.practice import grade
 
