@@ -253,6 +253,87 @@ def _direction_swapped(sentence: str, ev: Evidence) -> bool:
     return other and not same
 
 
+# Prefixes that turn a term into its opposite or its sibling ("overfitting" /
+# "underfitting", "input" / "output", "encoder" / "decoder", "maximum" / "minimum").
+_CONTRAST_PREFIXES = (("over", "under"), ("in", "out"), ("en", "de"), ("max", "min"), ("up", "down"),
+                      ("pre", "post"), ("inter", "intra"), ("un", ""), ("non", ""), ("increas", "decreas"))
+# Ordinary English opposites, stemmed as ``tokenize`` stems them.
+_OPPOSITES = {frozenset(tokenize(f"{a} {b}")) for a, b in (
+    ("high", "low"), ("higher", "lower"), ("large", "small"), ("larger", "smaller"), ("fast", "slow"),
+    ("faster", "slower"), ("more", "less"), ("positive", "negative"), ("first", "last"),
+    ("before", "after"), ("generator", "discriminator"), ("forward", "backward"), ("long", "short"),
+    ("add", "remove"), ("deep", "shallow"), ("simple", "complex"))}
+
+
+_LIST_CLAUSE = re.compile(r",\s+(?:and|while|whereas|but)\s+|;\s+", re.I)
+
+
+def _siblings(a: str, b: str) -> bool:
+    """Whether stems ``a`` and ``b`` name opposite or sibling things (see the lists above)."""
+    if a == b:
+        return False
+    if frozenset((a, b)) in _OPPOSITES:
+        return True
+    for p, q in _CONTRAST_PREFIXES:
+        for x, y in ((a, b), (b, a)):
+            if x.startswith(p) and y.startswith(q) and x[len(p):] == y[len(q):] and len(x) - len(p) >= 3:
+                return True
+    return False
+
+
+def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) -> tuple[str, str] | None:
+    """A word of the sentence that a window of the passage replaces with a sibling: the
+    claim is the passage's, said of the other thing ("To prevent underfitting, use
+    dropout" against "To prevent overfitting, use dropout"; "the input gate decides what
+    to forget" against "the forget gate decides what to forget").
+
+    ``shown_set``: the window's words with its passage's title (the title names what an
+    answer's "Ways to prevent: …" is about). Two kinds of sibling: opposites by prefix or
+    by meaning (``_siblings``), and two modifiers of the same head word ("input gate" /
+    "forget gate") that the passage names both, the window only the other one.
+    """
+    # Judge against the clause of the window that says most of the sentence: "the forget
+    # gate decides what to discard, and the input gate what to store" holds both names.
+    title = shown_set - _words(window)
+    clauses = [c for c in _LIST_CLAUSE.split(window) if c.strip()]
+    if len(clauses) > 1:
+        own = set(tokenize(sentence))
+        window = max(clauses, key=lambda c: len(own & _words(c)))
+        shown_set = _words(window) | title
+    said, shown = tokenize(sentence), tokenize(window)
+    flat = window.lower().replace("-", "")
+    missing = [t for t in dict.fromkeys(said) if t not in shown_set and t not in flat]
+    extra = [t for t in shown_set if t not in said]
+    for m in missing:
+        for e in sorted(extra):
+            if _siblings(m, e):
+                return m, e
+    # Modifier and head must stand side by side in the text ("input gate"), not merely
+    # be adjacent once stop words are dropped ("occurs when a model").
+    heads = {(a, h) for a, h in _bigrams(sentence) if a in missing and h not in missing}
+    if not heads:
+        return None
+    named = set()  # the passage's own "modifier head" pairs
+    for wtext, _ in ev.windows[: ev.singles]:
+        named.update(_bigrams(wtext))
+    for m, head in heads:
+        if (m, head) not in named:
+            continue
+        for e, h in _bigrams(window):
+            if h == head and e in extra:
+                return m, e
+    return None
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    """Stems of two words written side by side, with no stop word or punctuation between."""
+    out = set()
+    for chunk in re.split(r"[^\w\s-]+", text):
+        stems = [tokenize(w) for w in chunk.split()]
+        out.update((a[0], b[0]) for a, b in zip(stems, stems[1:]) if len(a) == 1 and len(b) == 1)
+    return out
+
+
 def supports(sentence: str, passage: Passage, vocab=None, evidence: Evidence | None = None,
              similarity: float | None = None, question: str = "") -> bool:
     """Whether ``passage`` states ``sentence`` (the strict test of the module docstring).
@@ -315,6 +396,15 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         return "a negation only one side has"
     if not _subject_bound(sentence, ev, vocab):
         return "the passage says it of something else"
+    # The claim must be found *of its own terms*: fail when every window that holds
+    # enough of its words names a sibling instead (overfitting for underfitting).
+    # Single sentences first: a pair that adds the sibling's own sentence ("Underfitting
+    # is …" beside "To prevent overfitting, …") does not excuse the swap.
+    found = [(wtext, wtoks) for wtext, wtoks in ev.windows if len(claim & wtoks) >= need * len(claim)]
+    singles = [w for w in found if w in ev.windows[: ev.singles]]
+    swaps = [_substituted(sentence, wtext, wtoks, ev) for wtext, wtoks in (singles or found)]
+    if swaps and all(swaps):
+        return f"the passage says it of “{swaps[0][1]}”, not “{swaps[0][0]}”"
     if _direction_swapped(sentence, ev):
         return "the comparison runs the other way in the passage"
     clauses = [c for c in _CLAUSE.split(sentence) if len(tokenize(c)) >= 2]

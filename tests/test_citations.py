@@ -151,3 +151,28 @@ def test_rules_on_sentences_a_second_read_found(sentence, reason):
                 "and a discriminator. Denoising autoencoders add noise to the input and learn to remove the noise.")
     got = unsupported_reason(sentence, p)
     assert (reason in got) if reason else got == ""
+
+
+SIBLINGS = passage(8, "What is overfitting?",
+                   "Overfitting is when a model learns the training data too well and fails on new data. "
+                   "Underfitting is when a model is too simple to learn the training data. "
+                   "To prevent overfitting, use dropout, regularization and early stopping. "
+                   "The forget gate decides what information to discard from the cell state, and the "
+                   "input gate decides what new information to store.")
+
+
+@pytest.mark.parametrize("sentence,reason", [
+    # issue 10, held-out batch: a passage's claim given to the sibling term it also names
+    ("To prevent underfitting, use dropout, regularization and early stopping.", "“overfitt”, not “underfitt”"),
+    ("The input gate decides what information to discard from the cell state.", "“forget”, not “input”"),
+    # the same claims of their own terms pass
+    ("To prevent overfitting, use dropout, regularization and early stopping.", ""),
+    ("The forget gate decides what information to discard from the cell state.", ""),
+    # a window about the sentence's own term is enough, though another names the sibling
+    ("Underfitting is when a model is too simple to learn the training data.", ""),
+])
+def test_a_claim_said_of_a_sibling_term_fails(sentence, reason):
+    from rag.citations import unsupported_reason
+
+    got = unsupported_reason(sentence, SIBLINGS)
+    assert (reason in got) if reason else got == ""
