@@ -43,6 +43,9 @@ _FRAME = frozenset(
     disadvantage disadvantages benefit benefits problem problems issue issues solve solved deal handle
     mitigate prevent avoid reduce improve choose pick common interview question answer answers say says
     doing done get gets got make makes made really actually please exactly mainly generally""".split()
+    # contractions typed without their apostrophe ("so they dont explode")
+    + """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent
+    hadnt whats hows whys thats theres im ive youre theyre lets""".split()
 )
 MIN_TYPO_LEN = 5  # shorter words ("gelu", "relu") are too easily one edit from another term
 MIN_STEM_SHARE_LEN = 6  # see Vocabulary.relates

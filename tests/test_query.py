@@ -58,6 +58,9 @@ def vocab(index):
     # contractions are grammar, not topics
     ("Why don't we use sigmoid in deep networks?", {}, ()),
     ("Isn't dropout a regularizer?", {}, ()),
+    # ... also typed without the apostrophe (an unseen question: "The sources do not mention “dont”")
+    ("capping the size of gradients so they dont explode", {}, ()),
+    ("whats a gru and why doesnt it need a cell state", {}, ()),
     # a 1,000-letter "word" is neither corrected nor slow
     ("x" * 1000, {}, ("x" * 1000,)),
 ])
