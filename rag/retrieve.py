@@ -205,6 +205,10 @@ class Retriever:
             # more than the question uses words it never writes: evidence the dense
             # score misses.
             refused = False
+        if refused and len(parts) > 1 and all(p.covered for p in parts):
+            # "tanh vs sigmoid": each side is named by one of its own best passages; the
+            # whole question embeds weakly only because it is two short names.
+            refused = False
         if plan is None:
             return SearchResult(question, hits, refused, best)
         return SearchResult(question, hits, refused, best, plan.search_text, plan.corrections, plan.missing, parts)

@@ -84,3 +84,14 @@ def test_langchain_retriever_returns_documents(pipeline):
     assert {"source", "label", "title", "qnum", "section", "start", "end", "score", "rank"} <= set(meta)
     assert docs[0].page_content == (pipeline.index.file_text(meta["source"]))[meta["start"]:meta["end"]]
     assert PassageRetriever(pipeline=pipeline).invoke("Who wrote Pride and Prejudice?") == []
+
+
+def test_two_short_names_each_covered_are_not_refused(pipeline):
+    # "tanh vs sigmoid" embeds weakly (best cosine ~0.35), yet a passage names both sides
+    res = pipeline.search("tanh vs sigmoid")
+    assert [p.covered for p in res.parts] == [True, True]
+    assert not res.refused
+    assert any("Tanh" in h.passage.answer and "Sigmoid" in h.passage.answer for h in res.hits[:3])
+    # a side no passage names keeps the question uncovered
+    other = pipeline.search("softmax vs sigmoid")
+    assert other.missing == ("softmax",) or other.refused
