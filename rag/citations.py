@@ -296,6 +296,15 @@ def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) 
     # gate decides what to discard, and the input gate what to store" holds both names.
     title = shown_set - _words(window)
     clauses = [c for c in _LIST_CLAUSE.split(window) if c.strip()]
+    parts = [c for c in _LIST_CLAUSE.split(sentence) if len(tokenize(c)) >= 2]
+    if len(parts) > 1:
+        # a sentence that copies a list ("…, and the output layer produces the result")
+        # is judged clause by clause, each against the window's clause that says it
+        for part in parts:
+            swap = _substituted(part, window, shown_set, ev)
+            if swap:
+                return swap
+        return None
     if len(clauses) > 1:
         own = set(tokenize(sentence))
         window = max(clauses, key=lambda c: len(own & _words(c)))

@@ -176,3 +176,16 @@ def test_a_claim_said_of_a_sibling_term_fails(sentence, reason):
 
     got = unsupported_reason(sentence, SIBLINGS)
     assert (reason in got) if reason else got == ""
+
+
+def test_a_sentence_copying_a_list_is_judged_clause_by_clause():
+    from rag.citations import unsupported_reason
+
+    layers = passage(9, "What are the layers of a neural network?",
+                     "The input layer receives the raw data, the hidden layers process the data through weights "
+                     "and biases, and the output layer produces the final result.")
+    # held_out2: the second clause's "output" is no swap for the first clause's "input"
+    assert unsupported_reason("They process the data through weights and biases, and the output layer produces "
+                              "the final result.", layers) == ""
+    assert "“input”, not “output”" in unsupported_reason(
+        "The output layer receives the raw data.", layers)
