@@ -91,6 +91,24 @@ def _drop_ref(sentence: str, refs: tuple[str, ...]) -> str:
     return sentence
 
 
+# What an answer wraps a claim in that is not itself a claim: "The passage states that
+# "…", "According to passage 2, …", "Yes, …", "…, on the other hand, …".
+_WRAPPER = re.compile(r"^\s*(?:(?:the\s+)?(?:passages?|sources?|context)(?:\s*\[?\d+\]?)?\s+(?:states?|says?|"
+                      r"mentions?|explains?|notes?)(?:\s+that)?|according\s+to\s+(?:the\s+)?(?:passages?|sources?|"
+                      r"context)(?:\s*\[?\d+\]?)?,?|yes,)\s*[\"“']?", re.I)
+_CONNECTIVE = re.compile(r",?\s*\b(?:on the other hand|in contrast|in addition|additionally|furthermore|moreover)\b,?",
+                         re.I)
+
+
+def _unwrap(sentence: str) -> str:
+    """The claim without its wrapper (see ``_WRAPPER``) and sentence connectives."""
+    inner = _WRAPPER.sub("", sentence, count=1)
+    if inner != sentence:
+        inner = inner.rstrip().rstrip("\"”'").strip()
+        inner = inner[:1].upper() + inner[1:]
+    return _CONNECTIVE.sub("", inner).strip() or sentence
+
+
 def _split_with_markers(text: str, n_passages: int, refs: tuple[str, ...] = ()) -> tuple[list[tuple[str, list[int]]], int]:
     """Sentences with the valid marker numbers attached to each; count invalid markers."""
     # "[1] Dropout is ..." at the start of a line cites that line: move the markers to
@@ -364,7 +382,7 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     claim, so they need not be in the passage; what the sentence adds must be.
     """
     ev = evidence or _evidence(passage)
-    sentence = _american(sentence, vocab)
+    sentence = _american(_unwrap(sentence), vocab)
     asked = _words(_american(question, vocab)) if question else set()
     toks = _words(sentence)
     if not toks:

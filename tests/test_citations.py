@@ -60,6 +60,12 @@ STRICT = [
      "gradient does not saturate. [4]", True),
     ("close paraphrase with other words", "Dropout is a regularisation method that stops neural networks from "
      "overfitting. [1]", True),
+    # held_out2: what the model wraps a claim in is not part of the claim
+    ("quoted with a lead-in", 'The passage states that "Batch normalization stabilizes and accelerates training. [2]',
+     True),
+    ("connective phrase", "A GRU, on the other hand, has an update gate and a reset gate. [3]", True),
+    ("lead-in around a claim the passage does not make", "According to passage 1, dropout doubles the learning "
+     "rate. [1]", False),
 ]
 
 
