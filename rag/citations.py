@@ -96,17 +96,23 @@ def _drop_ref(sentence: str, refs: tuple[str, ...]) -> str:
 _WRAPPER = re.compile(r"^\s*(?:(?:the\s+)?(?:passages?|sources?|context)(?:\s*\[?\d+\]?)?\s+(?:states?|says?|"
                       r"mentions?|explains?|notes?)(?:\s+that)?|according\s+to\s+(?:the\s+)?(?:passages?|sources?|"
                       r"context)(?:\s*\[?\d+\]?)?,?|yes,)\s*[\"“']?", re.I)
-_CONNECTIVE = re.compile(r",?\s*\b(?:on the other hand|in contrast|in addition|additionally|furthermore|moreover)\b,?",
+# Connectives at the start, or set off by commas ("A GRU, on the other hand, has …").
+# ("in contrast" is left alone: the comparison rule splits the sentence there.)
+_CONNECTIVE = re.compile(r"(?:^|,)\s*(?:on the other hand|in addition|additionally|furthermore|moreover)\s*,\s*",
                          re.I)
 
 
 def _unwrap(sentence: str) -> str:
-    """The claim without its wrapper (see ``_WRAPPER``) and sentence connectives."""
-    inner = _WRAPPER.sub("", sentence, count=1)
-    if inner != sentence:
-        inner = inner.rstrip().rstrip("\"”'").strip()
-        inner = inner[:1].upper() + inner[1:]
-    return _CONNECTIVE.sub("", inner).strip() or sentence
+    """The claim without its wrappers (see ``_WRAPPER``) and set-off connectives."""
+    inner = sentence
+    while True:
+        stripped = _WRAPPER.sub("", inner, count=1)
+        if stripped == inner:
+            break
+        inner = stripped.rstrip().rstrip("\"”'").strip()
+    inner = _CONNECTIVE.sub(lambda m: " " if m.group(0).startswith(",") else "", inner).strip()
+    # a sentence that is only a wrapper ("The passage states that.") states nothing
+    return inner if len(tokenize(inner)) >= 1 else sentence
 
 
 def _split_with_markers(text: str, n_passages: int, refs: tuple[str, ...] = ()) -> tuple[list[tuple[str, list[int]]], int]:
@@ -274,13 +280,18 @@ def _direction_swapped(sentence: str, ev: Evidence) -> bool:
 # Prefixes that turn a term into its opposite or its sibling ("overfitting" /
 # "underfitting", "input" / "output", "encoder" / "decoder", "maximum" / "minimum").
 _CONTRAST_PREFIXES = (("over", "under"), ("in", "out"), ("en", "de"), ("max", "min"), ("up", "down"),
-                      ("pre", "post"), ("inter", "intra"), ("un", ""), ("non", ""), ("increas", "decreas"))
+                      ("pre", "post"), ("inter", "intra"), ("un", ""), ("non", ""))
+# A prefix against nothing ("un" + "supervised") needs a long rest: "unlike" is not the
+# opposite of "like".
+_BARE_PREFIX_REST = 5
 # Ordinary English opposites, stemmed as ``tokenize`` stems them.
 _OPPOSITES = {frozenset(tokenize(f"{a} {b}")) for a, b in (
     ("high", "low"), ("higher", "lower"), ("large", "small"), ("larger", "smaller"), ("fast", "slow"),
-    ("faster", "slower"), ("more", "less"), ("positive", "negative"), ("first", "last"),
-    ("before", "after"), ("generator", "discriminator"), ("forward", "backward"), ("long", "short"),
-    ("add", "remove"), ("deep", "shallow"), ("simple", "complex"))}
+    ("faster", "slower"), ("positive", "negative"), ("first", "last"), ("increase", "decrease"),
+    ("increasing", "decreasing"), ("before", "after"), ("forward", "backward"), ("long", "short"),
+    ("add", "remove"), ("adding", "removing"), ("deep", "shallow"), ("simple", "complex"),
+    # the two halves of this field's best-known pair
+    ("generator", "discriminator"))}
 
 
 _LIST_CLAUSE = re.compile(r",\s+(?:and|while|whereas|but)\s+|;\s+", re.I)
@@ -294,7 +305,9 @@ def _siblings(a: str, b: str) -> bool:
         return True
     for p, q in _CONTRAST_PREFIXES:
         for x, y in ((a, b), (b, a)):
-            if x.startswith(p) and y.startswith(q) and x[len(p):] == y[len(q):] and len(x) - len(p) >= 3:
+            rest = x[len(p):]
+            if x.startswith(p) and y.startswith(q) and rest == y[len(q):] and len(rest) >= 3 \
+                    and (q or len(rest) >= _BARE_PREFIX_REST):
                 return True
     return False
 
@@ -332,6 +345,10 @@ def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) 
     missing = [t for t in dict.fromkeys(said) if t not in shown_set and t not in flat]
     extra = [t for t in shown_set if t not in said]
     for m in missing:
+        if m not in ev.tokens and not is_technical(m):
+            # an ordinary word the passage never uses is a paraphrase ("the inputs of each
+            # layer" for "the outputs of the previous layer"), not a swapped term
+            continue
         for e in sorted(extra):
             if _siblings(m, e):
                 return m, e
@@ -350,6 +367,34 @@ def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) 
             if h == head and e in extra:
                 return m, e
     return None
+
+
+def _swap_everywhere(sentence: str, asked: set[str], need: float, ev: Evidence) -> tuple[str, str] | None:
+    """The sibling swap (``_substituted``) found in every window that holds enough of the
+    claim, for some part of the sentence; None when a window says it of its own terms.
+
+    Single sentences first: a pair that adds the sibling's own sentence ("Underfitting is
+    …" beside "To prevent overfitting, …") does not excuse the swap, but a pair whose
+    second sentence leans on the first ("Underfitting is the opposite. It occurs when …")
+    does. A list sentence ("Overfitting is …, and underfitting is …") is judged part by
+    part, each against its own windows.
+    """
+    parts = [c for c in _LIST_CLAUSE.split(sentence) if len(tokenize(c)) >= 2] or [sentence]
+    for part in parts:
+        claim = (_words(part) - asked) - _GLUE or (_words(part) - asked)
+        if not claim:
+            continue
+        found = [(wtext, wtoks) for wtext, wtoks in ev.windows if len(claim & wtoks) >= need * len(claim)]
+        singles = [w for w in found if w in ev.windows[: ev.singles]]
+        leaning = [w for w in found[len(singles):] if _PRONOUN_LEAD.match(split_sentences(w[0])[-1])]
+        looked = singles + leaning or found
+        swaps = [_substituted(part, wtext, wtoks, ev) for wtext, wtoks in looked]
+        if swaps and all(swaps):
+            return swaps[0]
+    return None
+
+
+_PRONOUN_LEAD = re.compile(r"\s*(?:it|this|they|these|its|such)\b", re.I)
 
 
 def _bigrams(text: str) -> set[tuple[str, str]]:
@@ -427,11 +472,9 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     # enough of its words names a sibling instead (overfitting for underfitting).
     # Single sentences first: a pair that adds the sibling's own sentence ("Underfitting
     # is …" beside "To prevent overfitting, …") does not excuse the swap.
-    found = [(wtext, wtoks) for wtext, wtoks in ev.windows if len(claim & wtoks) >= need * len(claim)]
-    singles = [w for w in found if w in ev.windows[: ev.singles]]
-    swaps = [_substituted(sentence, wtext, wtoks, ev) for wtext, wtoks in (singles or found)]
-    if swaps and all(swaps):
-        return f"the passage says it of “{swaps[0][1]}”, not “{swaps[0][0]}”"
+    swap = _swap_everywhere(sentence, asked, need, ev)
+    if swap:
+        return f"the passage says it of “{swap[1]}”, not “{swap[0]}”"
     if _direction_swapped(sentence, ev):
         return "the comparison runs the other way in the passage"
     clauses = [c for c in _CLAUSE.split(sentence) if len(tokenize(c)) >= 2]

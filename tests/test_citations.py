@@ -195,3 +195,40 @@ def test_a_sentence_copying_a_list_is_judged_clause_by_clause():
                               "the final result.", layers) == ""
     assert "“input”, not “output”" in unsupported_reason(
         "The output layer receives the raw data.", layers)
+
+
+@pytest.mark.parametrize("title,text,sentence,reason", [
+    # a second read of the sibling rule: none of these is a swap
+    ("What is overfitting?", "Overfitting is when a model learns the training data too well and fails on new data. "
+     "Underfitting is the opposite problem. It occurs when the model is too simple to learn the patterns in the data.",
+     "Underfitting occurs when the model is too simple to learn the patterns in the data.", ""),
+    ("Model fit", "Overfitting is when a model learns the training data too well and fails on new data. "
+     "Underfitting is when a model is too simple to learn the training data.",
+     "Overfitting is when a model learns the training data too well, and underfitting is when a model is too "
+     "simple to learn the training data.", ""),
+    ("Activation", "Activation functions like ReLU help mitigate the vanishing gradient problem because the "
+     "gradient does not saturate.",
+     "Unlike sigmoid, ReLU helps mitigate the vanishing gradient problem because the gradient does not saturate.",
+     ""),
+    ("What is batch normalization?", "Batch normalization normalizes the outputs of the previous layer by "
+     "subtracting the batch mean and dividing by the batch standard deviation.",
+     "Batch normalization normalizes the inputs of each layer by subtracting the batch mean and dividing by the "
+     "batch standard deviation.", ""),
+    # a connective the comparison rule splits on is not unwrapped away
+    ("Dropout", "Dropout randomly deactivates neurons during training to prevent overfitting. Pooling reduces size.",
+     "Dropout randomly deactivates neurons during training to prevent overfitting, in contrast pooling is slow.",
+     "one side"),
+])
+def test_sibling_rule_spares_antecedents_lists_and_paraphrases(title, text, sentence, reason):
+    from rag.citations import unsupported_reason
+
+    got = unsupported_reason(sentence, passage(10, title, text))
+    assert (reason in got) if reason else got == ""
+
+
+def test_unwrap_strips_nested_wrappers_but_keeps_a_bare_one():
+    from rag.citations import _unwrap
+
+    assert _unwrap("Yes, according to the passage, dropout is used.") == "dropout is used."
+    assert _unwrap("The passage states that.") == "The passage states that."
+    assert _unwrap("In addition to dropout, pooling helps.") == "In addition to dropout, pooling helps."
