@@ -223,7 +223,9 @@ def rare_phrases(question: str, vocab: Vocabulary) -> list[tuple[str, str]]:
     """
     toks = tokenize(question)
     limit = max(2, RARE_PHRASE_SHARE * max(1, vocab.n_docs))
-    return [bg for bg in zip(toks, toks[1:]) if 0 < vocab.bigrams.get(bg, 0) <= limit]
+    # a pair with a framing word ("cats vs", "vs dogs") is the question's grammar, not a topic
+    return [bg for bg in zip(toks, toks[1:])
+            if 0 < vocab.bigrams.get(bg, 0) <= limit and not (_FRAME & set(bg))]
 
 
 @dataclass(frozen=True)

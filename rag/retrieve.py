@@ -205,13 +205,21 @@ class Retriever:
             # more than the question uses words it never writes: evidence the dense
             # score misses.
             refused = False
-        if refused and len(parts) > 1 and all(p.covered for p in parts):
-            # "tanh vs sigmoid": each side is named by one of its own best passages; the
-            # whole question embeds weakly only because it is two short names.
+        if refused and len(parts) > 1 and all(p.covered and _names_a_term(p.text) for p in parts):
+            # "tanh vs sigmoid": each side is a term and named by one of its own best
+            # passages; the whole question embeds weakly only because it is two short names.
+            # ("speech vs text": ordinary words any passage may use say nothing of coverage.)
             refused = False
         if plan is None:
             return SearchResult(question, hits, refused, best)
         return SearchResult(question, hits, refused, best, plan.search_text, plan.corrections, plan.missing, parts)
+
+
+def _names_a_term(text: str) -> bool:
+    """Whether ``text`` holds a technical word (one an English vocabulary lacks: "tanh")."""
+    from rag.query import _WORD, is_technical
+
+    return any(is_technical(w) for w in _WORD.findall(text))
 
 
 CANDIDATES = 2048  # beyond this many rows, only the nearest candidates are scored

@@ -95,3 +95,10 @@ def test_two_short_names_each_covered_are_not_refused(pipeline):
     # a side no passage names keeps the question uncovered
     other = pipeline.search("softmax vs sigmoid")
     assert other.missing == ("softmax",) or other.refused
+
+
+@pytest.mark.parametrize("question", ["speech vs text", "clustering vs regression", "cats vs dogs"])
+def test_a_pair_of_ordinary_words_the_corpus_happens_to_use_is_refused(pipeline, question):
+    # each word is somewhere in a passage ("cats vs dogs" even as a phrase), but no
+    # passage is about them: the words are not terms, and "vs" is no part of a topic
+    assert pipeline.search(question).refused
