@@ -196,9 +196,10 @@ def key_points(comparison, encoder) -> tuple[KeyPoint, ...]:
 # Where a user's sentence starts another statement: a semicolon or colon, a conjunction
 # after a comma, "while"/"whereas", and a bare "and" when a new subject and its verb
 # follow ("... no labels and the model looks for structure"); "a generator and a
-# discriminator" is one noun phrase, not two statements.
+# discriminator", "the weights and the biases during training" are noun phrases.
 _CLAUSE = re.compile(r"\s*(?:;|:|,\s*(?:and|but|while|whereas|so|which|because)\b|\s(?:while|whereas)\b|"
-                     r"\s+and(?=\s+(?:the|it|they|this|these)\s+(?:\w+\s+)?(?:\w+s|is|are|was|were|can|will|has|have)\b))"
+                     r"\s+and(?=\s+(?:(?:it|they|this|these)\s+|(?:the|this|these)\s+\w+\s+)"
+                     r"(?:\w+s|is|are|was|were|can|will|has|have)\b))"
                      r"\s*", re.I)
 
 
@@ -571,13 +572,17 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     # count like the question's own words.
     question_words = set(tokenize(question)) | {t for t, n in vocab.stems.items() if n > COMMON_SHARE * vocab.n_docs}
     # Swapped parts read like the passage word for word; only which term does what differs.
-    contradicted |= {si for si, unit in units if si not in contradicted and _swapped(unit, ev, question_words)}
+    # Word counts cannot tell a swap from a right sentence that borrows the other part's
+    # words ("the generator tries to produce fake samples that look real" shares more with
+    # the discriminator's sentence), so a swap only keeps the sentence from covering a
+    # point; it is not called "not in the sources" on that evidence.
+    swapped = {si for si, unit in units if si not in contradicted and _swapped(unit, ev, question_words)}
     results, covering_sents = [], set()
     numbers: dict[int, int] = {}  # passage id -> citation number, in order of first use
     for point, rows in zip(ev.points, ev.quote_owner):
         best: tuple[float, int] | None = None
         for ui, (si, unit) in enumerate(units):
-            if si in contradicted:
+            if si in contradicted or si in swapped:
                 continue
             words = set(tokenize(unit))
             for j in rows:
