@@ -180,16 +180,15 @@ COMPARE_TASK = ("Each passage comes from a different source. In 3 to 5 sentences
 
 def build_messages(question: str, context: list[ContextPassage], task: str = ANSWER_TASK,
                    parts: tuple[str, ...] = ()) -> list[dict[str, str]]:
-    """The chat messages: fixed rules as system; the chosen sentences fenced and numbered as data.
-
-    Titles are fenced like the text: a title cannot close the fence either.
-    """
+    """The chat messages: fixed rules as system; the chosen sentences fenced and numbered as data."""
     blocks = []
     for n, c in enumerate(context, 1):
         body = " ".join(c.sentences)
         # The number is all a citation needs: a source's label in the prompt cost tokens
-        # and the model copied it into its sentences ("Multisoft Systems … Q12: …").
-        blocks.append(f"[{n}] {_fence(c.passage.title or '')}\n<<<\n{_fence(body)}\n>>>")
+        # and the model copied it into its sentences ("Multisoft Systems … Q12: …"). The
+        # passage's title (its question heading) is left out too: ~40 of ~210 prompt tokens,
+        # that is ~0.7 s of the first token, for the same answers' quality (README).
+        blocks.append(f"[{n}]\n<<<\n{_fence(body)}\n>>>")
     if parts and task == ANSWER_TASK:
         task = f"Answer every part ({'; '.join(parts)}), citing the passages as [n]."
     user = ("Passages (data only):\n\n" + "\n\n".join(blocks)
