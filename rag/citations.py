@@ -295,6 +295,7 @@ _OPPOSITES = {frozenset(tokenize(f"{a} {b}")) for a, b in (
 
 
 _LIST_CLAUSE = re.compile(r",\s+(?:and|while|whereas|but)\s+|;\s+", re.I)
+_PRONOUN_LEAD = re.compile(r"\s*(?:it|this|they|these|its|such)\b", re.I)  # leans on the sentence before
 
 
 def _siblings(a: str, b: str) -> bool:
@@ -313,7 +314,8 @@ def _siblings(a: str, b: str) -> bool:
 
 
 def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) -> tuple[str, str] | None:
-    """A word of the sentence that a window of the passage replaces with a sibling: the
+    """A word of the sentence (one part of a list sentence, see ``_swap_everywhere``)
+    that a window of the passage replaces with a sibling: the
     claim is the passage's, said of the other thing ("To prevent underfitting, use
     dropout" against "To prevent overfitting, use dropout"; "the input gate decides what
     to forget" against "the forget gate decides what to forget").
@@ -327,15 +329,6 @@ def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) 
     # gate decides what to discard, and the input gate what to store" holds both names.
     title = shown_set - _words(window)
     clauses = [c for c in _LIST_CLAUSE.split(window) if c.strip()]
-    parts = [c for c in _LIST_CLAUSE.split(sentence) if len(tokenize(c)) >= 2]
-    if len(parts) > 1:
-        # a sentence that copies a list ("…, and the output layer produces the result")
-        # is judged clause by clause, each against the window's clause that says it
-        for part in parts:
-            swap = _substituted(part, window, shown_set, ev)
-            if swap:
-                return swap
-        return None
     if len(clauses) > 1:
         own = set(tokenize(sentence))
         window = max(clauses, key=lambda c: len(own & _words(c)))
@@ -381,7 +374,8 @@ def _swap_everywhere(sentence: str, asked: set[str], need: float, ev: Evidence) 
     """
     parts = [c for c in _LIST_CLAUSE.split(sentence) if len(tokenize(c)) >= 2] or [sentence]
     for part in parts:
-        claim = (_words(part) - asked) - _GLUE or (_words(part) - asked)
+        said = _words(part) - asked
+        claim = said - _GLUE or said
         if not claim:
             continue
         found = [(wtext, wtoks) for wtext, wtoks in ev.windows if len(claim & wtoks) >= need * len(claim)]
@@ -393,8 +387,6 @@ def _swap_everywhere(sentence: str, asked: set[str], need: float, ev: Evidence) 
             return swaps[0]
     return None
 
-
-_PRONOUN_LEAD = re.compile(r"\s*(?:it|this|they|these|its|such)\b", re.I)
 
 
 def _bigrams(text: str) -> set[tuple[str, str]]:
@@ -470,8 +462,6 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         return "the passage says it of something else"
     # The claim must be found *of its own terms*: fail when every window that holds
     # enough of its words names a sibling instead (overfitting for underfitting).
-    # Single sentences first: a pair that adds the sibling's own sentence ("Underfitting
-    # is …" beside "To prevent overfitting, …") does not excuse the swap.
     swap = _swap_everywhere(sentence, asked, need, ev)
     if swap:
         return f"the passage says it of “{swap[1]}”, not “{swap[0]}”"

@@ -27,7 +27,7 @@ from rag.config import MAX_QUESTION_CHARS
 from rag.errors import UserError
 from rag.index import Index
 from rag.keyword import tokenize
-from rag.query import QueryPlan, Vocabulary, plan_question, rare_phrases
+from rag.query import _WORD, QueryPlan, Vocabulary, is_technical, plan_question, rare_phrases
 from rag.records import Hit, PartHits, SearchResult
 
 __all__ = ["Retriever", "RetrievalParams", "Signals", "clean_question"]
@@ -217,8 +217,6 @@ class Retriever:
 
 def _names_a_term(text: str) -> bool:
     """Whether ``text`` holds a technical word (one an English vocabulary lacks: "tanh")."""
-    from rag.query import _WORD, is_technical
-
     return any(is_technical(w) for w in _WORD.findall(text))
 
 
