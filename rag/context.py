@@ -32,12 +32,11 @@ __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_in
 MAX_PASSAGES = 4
 SENTENCES_PER_PASSAGE = 3
 # Prompt evaluation is the whole cost of the first token. With this budget the part of
-# the prompt after the cached system prompt is ~170 tokens without the passages' titles
-# (median over the everyday questions; with titles ~210, and 1,000 characters gave ~290,
-# 1,400 ~370, 400 ~195): the budget is filled
-# after each passage's best sentence, so every passage and every part of a question keeps
-# its sentence. On the same 40 questions 600 and 1,000 gave the same answers' quality
-# (README, "Answers end to end").
+# the prompt after the cached system prompt is ~170 tokens (median over the everyday
+# questions, without the passages' titles; ~210 with them; 1,000 characters gave ~290,
+# 1,400 ~370, 400 ~195). The budget is filled after each passage's best sentence, so
+# every passage and every part of a question keeps its sentence. On the same 40
+# questions 600 and 1,000 gave the same answers' quality (README, "Answers end to end").
 CONTEXT_BUDGET_CHARS = 600
 MAX_SENTENCE_CHARS = 400
 
