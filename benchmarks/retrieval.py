@@ -5,7 +5,7 @@ Usage: .venv/bin/python benchmarks/retrieval.py [--held-out] [--curve]
 Without ``--held-out`` only the tuning sets are scored (odd dev ids, ``eval/tune.jsonl``):
 what ranking and the threshold may be chosen on. ``--held-out`` adds the sets that are
 only ever reported (even dev ids, ``eval/paraphrase.jsonl``, ``eval/everyday.jsonl``,
-``eval/unseen.jsonl``; see ``eval/README.md``); ``--curve`` prints, on the held-out sets
+``eval/unseen.jsonl``, ``eval/fresh.jsonl``; see ``eval/README.md``); ``--curve`` prints, on the held-out sets
 together, answerable questions refused and out-of-corpus questions declined (refused, or
 answered "not mentioned") for refusal thresholds around the chosen one. Uses the index
 in $RAG_HOME (built first if missing); relevance and metrics as ``rag eval``.
@@ -52,7 +52,8 @@ def question_sets(held_out: bool) -> dict[str, list[dict]]:
         sets.update({"dev, held-out half (even ids)": [r for r in dev if not int(r["id"][1:]) % 2],
                      "paraphrase (held out)": load_questions(EVAL / "paraphrase.jsonl"),
                      "everyday (held out)": load_questions(EVAL / "everyday.jsonl"),
-                     "unseen (held out)": load_questions(EVAL / "unseen.jsonl")})
+                     "unseen (held out)": load_questions(EVAL / "unseen.jsonl"),
+                     "fresh (held out)": load_questions(EVAL / "fresh.jsonl")})
     return sets
 
 

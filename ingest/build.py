@@ -9,6 +9,8 @@ Layout of an index folder (no pickle anywhere):
 - ``chunks.faiss``   inner-product FAISS index of each chunk's normalised embedding
 - ``titles.faiss``   one row per passage: its question title (or opening) embedded
 - ``keyword.json``   BM25 token lists per passage (title and body fields)
+- ``aliases.faiss``  other ways to ask for a passage (``ingest.expand``), one row each,
+  ``aliases.jsonl``  with the passage id it points at
 - ``encoder/``       the embedding model exported to ONNX, with its tokenizer
 - ``manifest.json``  format, corpus sha256s, model identity, chunking, file hashes
 
@@ -34,6 +36,7 @@ from typing import Callable, Iterator
 
 from ingest.chunk import Chunk, chunk_units
 from ingest.corpus import Corpus, Document, corpus_fingerprint, read_corpus
+from ingest.expand import cache_files, expandable, expansion_key, load_expansions
 from ingest.parse import BOILERPLATE, INTRO, PROSE, QA
 from ingest.report import CorpusReport, file_report, parse
 from rag.config import PROJECT_ROOT, Settings
@@ -43,9 +46,10 @@ from rag.keyword import tokenize
 __all__ = ["build_index", "BuildReport", "check_location", "built_from", "fingerprint", "index_status",
            "make_faiss_index", "FORMAT", "MODEL_ID", "ALL_FILES"]
 
-FORMAT = 2  # 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum
+FORMAT = 3  # 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum. 3: aliases
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss", "keyword.json")
+INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss", "keyword.json", "aliases.faiss",
+               "aliases.jsonl")
 ENCODER_FILES = ("encoder/model.onnx", "encoder/tokenizer.json")
 ALL_FILES = INDEX_FILES + ENCODER_FILES  # every file the manifest vouches for (and itself)
 # Code whose behaviour shapes the index: a change to any of these makes an index stale.
@@ -62,6 +66,7 @@ class BuildReport:
     units: int = 0
     questions: int = 0
     chunks: int = 0
+    aliases: int = 0  # cached other ways to ask for a passage, embedded (ingest.expand)
     seconds: float = 0.0
     path: str = ""
     report: CorpusReport | None = None  # per file: layout, questions, prose, hidden text; skipped files
@@ -70,6 +75,7 @@ class BuildReport:
         """``rag ingest --json`` output."""
         out = {"built": self.built, "reason": self.reason, "index": self.path, "documents": self.documents,
                "passages": self.units, "questions": self.questions, "chunks": self.chunks,
+               "aliases": self.aliases,
                "seconds": round(self.seconds, 2)}
         if self.report is not None:
             out.update(self.report.to_json())
@@ -105,7 +111,16 @@ def fingerprint(settings: Settings) -> dict[str, object]:
         "corpus": corpus_fingerprint(settings.corpus),
         "chunking": {"max_tokens": settings.max_tokens, "code_sha256": code.hexdigest()},
         "model": {"id": MODEL_ID, "weights_size": st.st_size if st else None},
+        # New or edited expansion caches change which aliases a build would embed.
+        "expansions": [_file_digest(p) for p in cache_files(settings.home)],
     }
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _manifest_checksum(manifest: dict) -> str:
@@ -145,7 +160,7 @@ def index_status(settings: Settings, index_dir: Path | None = None, *, full: boo
     if manifest is None:
         return "damaged: manifest.json missing or unreadable"
     want = fingerprint(settings)
-    for key in ("format", "chunking", "model", "corpus"):
+    for key in ("format", "chunking", "model", "corpus", "expansions"):
         if manifest.get("fingerprint", {}).get(key) != want[key]:
             return f"stale: {key} changed"
     if manifest.get("sha256") != _manifest_checksum(manifest):
@@ -331,6 +346,12 @@ def _segment(docs: list[Document], max_tokens: int) -> tuple[list[dict], list[Ch
     return passages, chunks, reports
 
 
+def _aliases(passages: list[dict], expansions: dict[str, list[str]]) -> list[dict]:
+    """One row per cached question of an expandable passage: ``{"passage", "text"}``."""
+    return [{"passage": p["id"], "text": q} for p in expandable(passages)
+            for q in expansions.get(expansion_key(p["title"], p["answer"]), ())]
+
+
 def _embed(model, texts: list[str], label: str, progress: bool):
     import numpy as np
 
@@ -442,6 +463,7 @@ def build_index(
         notify(f"building index ({'forced' if status == 'current' else status})")
 
         import faiss
+        import numpy as np
         from sentence_transformers import SentenceTransformer
 
         passages, chunks, reports = _segment(docs, settings.max_tokens)
@@ -457,8 +479,14 @@ def build_index(
             vectors = _embed(model, [c.embed_text for c in chunks], "embedding passages", progress)
             titles = _embed(model, [p["title"] or p["answer"] or p["text"] for p in passages],
                             "embedding titles", progress)
-            for name, mat in (("chunks.faiss", vectors), ("titles.faiss", titles)):
+            aliases = _aliases(passages, load_expansions(cache_files(settings.home)))
+            alias_vectors = (_embed(model, [a["text"] for a in aliases], "embedding aliases", progress)
+                             if aliases else np.zeros((0, titles.shape[1]), dtype="float32"))
+            for name, mat in (("chunks.faiss", vectors), ("titles.faiss", titles), ("aliases.faiss", alias_vectors)):
                 faiss.write_index(make_faiss_index(mat), str(new_dir / name))
+            with open(new_dir / "aliases.jsonl", "w", encoding="utf-8") as fh:
+                for a in aliases:
+                    fh.write(json.dumps(a, ensure_ascii=False) + "\n")
             with open(new_dir / "passages.jsonl", "w", encoding="utf-8") as fh:
                 for p in passages:
                     fh.write(json.dumps(p, ensure_ascii=False) + "\n")
@@ -484,6 +512,7 @@ def build_index(
                 "sources": {d.source: {"title": d.title, "label": d.label, "sha256": d.sha256, "format": d.format}
                             for d in docs},
                 "counts": {"documents": len(docs), "passages": len(passages), "chunks": len(chunks),
+                           "aliases": len(aliases),
                            **{k: sum(p["kind"] == k for p in passages) for k in (QA, PROSE, INTRO, BOILERPLATE)}},
                 "files": files,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -498,7 +527,7 @@ def build_index(
             shutil.rmtree(new_dir, ignore_errors=True)
             raise
     n_questions = sum(p["kind"] == QA for p in passages)
-    return BuildReport(True, status, len(docs), len(passages), n_questions, len(chunks),
+    return BuildReport(True, status, len(docs), len(passages), n_questions, len(chunks), len(aliases),
                        time.perf_counter() - started, str(live),
                        CorpusReport(str(settings.corpus), tuple(reports), tuple(corpus.skipped)))
 

@@ -124,6 +124,8 @@ def ingest(
     index: Optional[Path] = IndexOpt,
     force: bool = typer.Option(False, "--force", help="Rebuild even when the index is current."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show how each file would be split; build nothing."),
+    expand: bool = typer.Option(False, "--expand", help="Have the local model write other ways to ask for each "
+                                "passage not yet expanded (~5 s a passage; the bundled corpus ships them)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Parse, chunk and embed the documents into the search index, then report per file.
@@ -135,6 +137,7 @@ def ingest(
     Examples:
       rag ingest --corpus corpus/
       rag ingest --corpus my_notes/ --dry-run
+      rag ingest --corpus my_notes/ --expand
     """
     from ingest.build import build_index
 
@@ -150,6 +153,15 @@ def ingest(
             print(f"Dry run: nothing was built ({len(report.files)} documents would be indexed from {settings.corpus})")
         return
     result = build_index(settings, force=force, progress=sys.stderr.isatty(), notify=lambda m: _err(f"note: {m}"))
+    if expand:
+        from dataclasses import replace
+
+        from ingest.expand import expand_index
+
+        written = expand_index(settings, notify=lambda m: _err(f"note: {m}"))
+        if written:  # the caches changed, so the index is stale: embed the new questions
+            rebuilt = build_index(settings, progress=sys.stderr.isatty(), notify=lambda m: _err(f"note: {m}"))
+            result = replace(rebuilt, seconds=rebuilt.seconds + (result.seconds if result.built else 0.0))
     if as_json:
         _print_json(result.to_json())
         return

@@ -36,6 +36,8 @@ class Index:
     keyword_body: BM25
     encoder: object  # rag.embed.OnnxEncoder
     manifest: dict
+    aliases: object = None  # faiss.Index over other ways to ask for a passage (ingest.expand)
+    alias_passage: "np.ndarray | None" = None  # alias row -> passage id
 
     @property
     def sources(self) -> dict[str, dict]:
@@ -64,17 +66,21 @@ def _load(real: Path, settings: Settings) -> Index:
     keyword = json.loads((real / "keyword.json").read_text(encoding="utf-8"))
     dense = faiss.read_index(str(real / "chunks.faiss"))
     titles = faiss.read_index(str(real / "titles.faiss"))
-    if dense.ntotal != len(chunk_passage) or not (
+    aliases = faiss.read_index(str(real / "aliases.faiss"))
+    with open(real / "aliases.jsonl", encoding="utf-8") as fh:
+        alias_passage = np.array([json.loads(line)["passage"] for line in fh], dtype=np.int64)
+    if dense.ntotal != len(chunk_passage) or aliases.ntotal != len(alias_passage) or not (
         titles.ntotal == len(passages) == len(keyword["body"]) == len(keyword["title"])
     ):
         raise ValueError("index files disagree on the number of rows")
-    if any(p.id != i for i, p in enumerate(passages)) or (
-        len(chunk_passage) and (chunk_passage.min() < 0 or chunk_passage.max() >= len(passages))
+    if any(p.id != i for i, p in enumerate(passages)) or any(
+        len(ids) and (ids.min() < 0 or ids.max() >= len(passages)) for ids in (chunk_passage, alias_passage)
     ):
         raise ValueError("passage ids are not row numbers")
     encoder = OnnxEncoder(real / "encoder" / "model.onnx", real / "encoder" / "tokenizer.json")
     manifest["corpus_dir"] = str(settings.corpus)
-    return Index(real, passages, chunk_passage, dense, titles, BM25(keyword["title"]), BM25(keyword["body"]), encoder, manifest)
+    return Index(real, passages, chunk_passage, dense, titles, BM25(keyword["title"]), BM25(keyword["body"]), encoder,
+                 manifest, aliases, alias_passage)
 
 
 def _load_live(settings: Settings) -> Index:
