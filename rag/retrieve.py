@@ -58,6 +58,10 @@ class RetrievalParams:
     title_weight: float = 0.4
     keyword_weight: float = 0.2
     refuse_below: float = 0.43
+    # ... unless the best passage stands out from the corpus: its fused score this far
+    # above the median passage's (a description embeds weakly against every passage, but
+    # much less weakly against its own; an off-topic question is equally far from all).
+    stands_out: float = 0.55
     kinds: tuple[str, ...] = ("qa", "intro", "prose")
     # A part's own best passage competes with the whole question's ranking, slightly
     # discounted, so "X vs Y" puts both X's and Y's passages near the top.
@@ -207,6 +211,10 @@ class Retriever:
         )
         best = float(np.max(np.where(allowed, sig.dense, -1.0))) if allowed.any() else -1.0
         refused = best < self.params.refuse_below
+        if refused and plan is not None and not parts and allowed.any():
+            # (a question of one part: for "X vs Y" each part must be covered, below)
+            scores = sig.fused[allowed]
+            refused = float(scores.max() - np.median(scores)) < self.params.stands_out
         if refused and plan is not None and len(rare_phrases(plan.search_text, self.vocab)) > len(plan.unknown):
             # The corpus writes the question's rare phrases ("internal covariate shift")
             # more than the question uses words it never writes: evidence the dense

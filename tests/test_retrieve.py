@@ -102,3 +102,19 @@ def test_a_pair_of_ordinary_words_the_corpus_happens_to_use_is_refused(pipeline,
     # each word is somewhere in a passage ("cats vs dogs" even as a phrase), but no
     # passage is about them: the words are not terms, and "vs" is no part of a topic
     assert pipeline.search(question).refused
+
+
+def test_a_description_whose_passage_stands_out_is_not_refused(pipeline):
+    # (a tune.jsonl question) every passage embeds weakly against a description, below the
+    # cosine threshold, but its own passage stands far above the corpus's median
+    res = pipeline.search("splitting text into pieces and turning them into vectors", k=10)
+    title = "What are Tokens and Embeddings?"
+    assert res.confidence < pipeline.retriever.params.refuse_below
+    assert not res.refused
+    assert any(title in (h.passage.title or "") for h in res.hits)
+
+
+@pytest.mark.parametrize("question", ["how do decision trees choose a split", "What is a B-tree index in a database?",
+                                      "what is teacher forcing when training sequence models"])
+def test_an_off_topic_question_near_no_passage_in_particular_stays_refused(pipeline, question):
+    assert pipeline.search(question).refused
