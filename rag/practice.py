@@ -410,6 +410,9 @@ def _swapped(unit: str, ev: "_Evidence", question_words: set[str]) -> bool:
     toks = tokenize(unit)
     if not toks or not ev.roles or toks[0] not in ev.roles:
         return False
+    said_as_is = " ".join(toks)
+    if any(said_as_is in " ".join(tokenize(s)) for _, s in ev.sentences):
+        return False  # a passage's own words, in its own order, say nothing of the wrong term
     a, words = toks[0], set(toks)
     siblings = (ev.siblings or {}).get(a, frozenset())
     for b in ev.roles[a]:
