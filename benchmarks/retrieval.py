@@ -30,6 +30,7 @@ from rag.retrieve import Retriever  # noqa: E402
 
 EVAL = ROOT / "eval"
 THRESHOLDS = (0.40, 0.42, 0.43, 0.44, 0.45, 0.455, 0.46, 0.47, 0.48, 0.50)
+STANDS_OUT = (0.45, 0.50, 0.55, 0.60, 0.65, float("inf"))  # inf: the rule off
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         print("| out of corpus declined | " + " | ".join(f"{u:.0%}" for _, u, _ in cells) + " |")
         m = cells[0][2]
         print(f"\n(held-out sets together: {m['answerable']} answerable, {m['unanswerable']} out of corpus)")
+        print("\n| stands out by | " + " | ".join("off" if t == float("inf") else f"{t:g}" for t in STANDS_OUT) + " |")
+        print("|---|" + "---|" * len(STANDS_OUT))
+        cells = []
+        for t in STANDS_OUT:
+            alt = Retriever(pipeline.index, replace(retriever.params, stands_out=t))
+            rows = [row for name, qs in question_sets(True).items() if "held" in name for row in run(alt, qs)]
+            m = metrics(rows)
+            cells.append((m["refused"] / m["answerable"], m["declined"] / m["unanswerable"]))
+        print("| answerable refused | " + " | ".join(f"{a:.1%}" for a, _ in cells) + " |")
+        print("| out of corpus declined | " + " | ".join(f"{u:.0%}" for _, u in cells) + " |")
     return 0
 
 
