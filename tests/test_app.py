@@ -86,7 +86,7 @@ def markdown(at) -> str:
 
 
 def _first_passage_sentence(messages) -> str:
-    body = re.search(r"<<<\n(.*?)\n>>>", messages[-1]["content"], re.S).group(1)
+    body = re.search(r"<<<(.*?)>>>", messages[-1]["content"], re.S).group(1)
     return re.split(r"(?<=[.!?])\s+", body.strip())[0]
 
 

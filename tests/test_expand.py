@@ -90,11 +90,11 @@ def test_a_passage_without_aliases_is_matched_by_its_heading(own):
 @needs_local
 @pytest.mark.slow
 def test_the_local_model_writes_standalone_questions_for_a_passage(own, tmp_path):
-    from rag.generate import _local_llm, local_model_path
+    from rag.generate import local_llm
 
     opt = {"title": "What is an optimiser?", "answer": "An optimiser changes the weights after each batch of training data."}
     cache = tmp_path / "expansions.jsonl"
-    assert generate_expansions([opt], cache, _local_llm(local_model_path(own.home))) == 1
+    assert generate_expansions([opt], cache, local_llm(own.home)) == 1
     questions = load_expansions([cache])[expansion_key(opt["title"], opt["answer"])]
     assert 2 <= len(questions) <= 8 and all(q == q.strip() and len(q) >= 8 for q in questions)
     assert generate_expansions([opt], cache, None) == 0  # cached: the model is not asked again

@@ -478,7 +478,7 @@ def test_page_reports_a_corrupt_history(monkeypatch, own_home):
 def _first_passage_sentence(messages) -> str:
     import re
 
-    body = re.search(r"<<<\n(.*?)\n>>>", messages[-1]["content"], re.S).group(1)
+    body = re.search(r"<<<(.*?)>>>", messages[-1]["content"], re.S).group(1)
     return re.split(r"(?<=[.!?])\s+", body.strip())[0]
 
 
