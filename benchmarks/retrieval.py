@@ -81,6 +81,20 @@ def metrics(rows: list[Row]) -> dict[str, float | int]:
             "declined": sum(r.refused or r.missing for r in una)}
 
 
+def curve(pipeline: Pipeline, label: str, param: str, values: tuple[float, ...]) -> None:
+    """One trade-off table over the held-out sets together: ``param`` set to each of ``values``."""
+    print(f"\n| {label} | " + " | ".join("off" if v == float("inf") else f"{v:g}" for v in values) + " |")
+    print("|---|" + "---|" * len(values))
+    cells = []
+    for v in values:
+        alt = Retriever(pipeline.index, replace(pipeline.retriever.params, **{param: v}))
+        m = metrics([row for name, qs in question_sets(True).items() if "held" in name for row in run(alt, qs)])
+        cells.append((m["refused"] / m["answerable"], m["declined"] / m["unanswerable"]))
+    print("| answerable refused | " + " | ".join(f"{a:.1%}" for a, _ in cells) + " |")
+    print("| out of corpus declined | " + " | ".join(f"{u:.0%}" for _, u in cells) + " |")
+    print(f"\n(held-out sets together: {m['answerable']} answerable, {m['unanswerable']} out of corpus)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the tables (markdown) with the machine and date."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -92,38 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{machine()}, {time.strftime('%Y-%m-%d')}; refusal threshold {retriever.params.refuse_below}\n")
     print("| set | answerable / out of corpus | hit@1 | hit@5 | MRR@10 | answerable refused | out of corpus declined |")
     print("|---|---|---|---|---|---|---|")
-    held: list[Row] = []
     for name, qs in question_sets(args.held_out or args.curve).items():
-        rows = run(retriever, qs)
-        if "held" in name:
-            held += rows
-        m = metrics(rows)
+        m = metrics(run(retriever, qs))
         print(f"| {name} | {m['answerable']} / {m['unanswerable']} | {m['hit1']:.3f} | {m['hit5']:.3f} | "
               f"{m['mrr']:.3f} | {m['refused']} | {m['declined']} |")
     if args.curve:
-        # Re-run per threshold: the rare-phrase rule can keep a question below any threshold.
-        print("\n| threshold | " + " | ".join(f"{t:g}" for t in THRESHOLDS) + " |")
-        print("|---|" + "---|" * len(THRESHOLDS))
-        cells = []
-        for t in THRESHOLDS:
-            alt = Retriever(pipeline.index, replace(retriever.params, refuse_below=t))
-            rows = [row for name, qs in question_sets(True).items() if "held" in name for row in run(alt, qs)]
-            m = metrics(rows)
-            cells.append((m["refused"] / m["answerable"], m["declined"] / m["unanswerable"], m))
-        print("| answerable refused | " + " | ".join(f"{a:.1%}" for a, _, _ in cells) + " |")
-        print("| out of corpus declined | " + " | ".join(f"{u:.0%}" for _, u, _ in cells) + " |")
-        m = cells[0][2]
-        print(f"\n(held-out sets together: {m['answerable']} answerable, {m['unanswerable']} out of corpus)")
-        print("\n| stands out by | " + " | ".join("off" if t == float("inf") else f"{t:g}" for t in STANDS_OUT) + " |")
-        print("|---|" + "---|" * len(STANDS_OUT))
-        cells = []
-        for t in STANDS_OUT:
-            alt = Retriever(pipeline.index, replace(retriever.params, stands_out=t))
-            rows = [row for name, qs in question_sets(True).items() if "held" in name for row in run(alt, qs)]
-            m = metrics(rows)
-            cells.append((m["refused"] / m["answerable"], m["declined"] / m["unanswerable"]))
-        print("| answerable refused | " + " | ".join(f"{a:.1%}" for a, _ in cells) + " |")
-        print("| out of corpus declined | " + " | ".join(f"{u:.0%}" for _, u in cells) + " |")
+        # Re-run per setting: the rare-phrase and stand-out rules can keep a question below any threshold.
+        curve(pipeline, "threshold", "refuse_below", THRESHOLDS)
+        curve(pipeline, "stands out by", "stands_out", STANDS_OUT)
     return 0
 
 
