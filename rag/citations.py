@@ -25,10 +25,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.keyword import tokenize
+from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
 from rag.records import Citation, Passage, SentenceSupport
 from rag.text import split_sentences
+
+
+def _root(stem: str) -> str:
+    """One spelling for the stems the light stemmer leaves apart: "generalize" and
+    "generaliz" (from "generalizing"), "overfit" and "overfitt" (from "overfitting")."""
+    if len(stem) >= 5 and stem.endswith("e"):
+        stem = stem[:-1]
+    if len(stem) >= 5 and stem[-1] == stem[-2] and stem[-1] not in "s":
+        stem = stem[:-1]
+    return stem
+
+
+def tokenize(text: str) -> list[str]:
+    """The corpus tokenizer's stems, folded by ``_root``: every word comparison of the check."""
+    return [_root(t) for t in _stems(text)]
+
 
 __all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason", "CheckedAnswer", "SUPPORT_THRESHOLD"]
 
@@ -45,7 +61,8 @@ PARAPHRASE_COVERAGE = 0.6
 RARE_SHARE = 0.05  # a technical word in at most this share of passages is a specific term
 # "n't" covers can't/won't/doesn't…, with either apostrophe (the corpus writes "can’t").
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|neither|nor)\b|n['’]t\b", re.I)
-_CLAUSE = re.compile(r",?\s+(?:while|whereas|but|unlike|however|in contrast)\s+|;\s+", re.I)
+# ("while training" is a time, not a contrast: "while" before an -ing word does not split.)
+_CLAUSE = re.compile(r",?\s+(?:while(?!\s+\w+ing\b)|whereas|but|unlike|however|in contrast)\s+|;\s+", re.I)
 _FRAGMENT = re.compile(r"\b(?:are|is|was|were|be|been|being|in|of|the|a|an|to|and|or|as|by|with|for|from|that)"
                        r"[.!?]?\s*$", re.I)
 # "Some important points about X are as follows." announces what follows; it says nothing.
@@ -59,10 +76,18 @@ _AUX = re.compile(r"\b(?:is|are|was|were|be|been|has|have|had|can|could|will|wou
 # that state nothing a passage could be checked for; coverage is counted without them.
 _GLUE = frozenset(tokenize("call called use using used one because rather thing things way also various different "
                            "specific certain often typically usually commonly important crucial key main "
-                           "effectively ensure designed approach"))
+                           "effectively ensure designed approach "
+                           # verbs that relate a claim to its subject, and nouns that only point
+                           # back at it ("This technique helps …", "It involves …", "is known as")
+                           "involve involves help helps allow allows enable enables known refer refers consist "
+                           "consists deal deals lead leads able ability indicate indicates aim aims "
+                           "technique techniques method methods process"))
 _COMPARATIVE = re.compile(r"\b(more|less|better|worse|\w{3,}er)\b(?:\s+\w+){0,3}?\s+(?:than|compared (?:to|with))\s+"
                           r"([^,;.]+)", re.I)
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+# "outputs 0 otherwise" states what a passage's "outputs zero" does
+_NUMBER_WORDS = dict(enumerate("zero one two three four five six seven eight nine ten".split()))
+_NUMBER_WORDS = {str(k): v for k, v in _NUMBER_WORDS.items()}
 _MARKER = re.compile(r"[\s,;]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING = re.compile(r"^[ \t]*((?:\[\d+(?:\s*[,;]\s*\d+)*\][ \t]*)+)(.*?)$", re.M)
 _AFTER_STOP = re.compile(r"([.!?])((?:[\s,;]*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
@@ -194,21 +219,51 @@ MAX_SUBJECT_WORDS = 4
 BOUND_SHARE = 0.5  # of the claim's other words, found in one sentence together with its subject
 
 
-def _subject_bound(sentence: str, ev: Evidence, vocab) -> bool:
+def _subject_bound(sentence: str, ev: Evidence, vocab, asked: set[str] = frozenset(),
+                   described: set[str] | None = None) -> bool:
     """Whether the passage says the claim *of its subject* ("Sigmoid ... mitigates X" needs a
-    passage sentence naming sigmoid together with what is claimed, not X said of ReLU)."""
+    passage sentence naming sigmoid together with what is claimed, not X said of ReLU).
+
+    ``described``: the head nouns of the question's descriptions ("trick" of "the trick
+    where you switch off neurons"): a subject made of the question's words around one of
+    them is that description restated, not a name the passage must write.
+    """
     m = _VERB.search(sentence)
     if not m:
         return True
-    subject = set(tokenize(sentence[: m.start()]))
+    if _DEMONSTRATIVE.match(sentence):
+        return True  # "This method helps …" points back at the answer's subject: nothing to bind
+    subject = set(tokenize(sentence[: m.start()])) - _GLUE
     rest = set(tokenize(sentence[m.end():])) - subject
     if not subject or len(rest) < 2 or len(subject) > MAX_SUBJECT_WORDS:
         return True  # (a long "subject" is a clause the verb pattern cut, not a subject)
-    key = min(subject, key=lambda t: (vocab.stems.get(t, 0) if vocab is not None else 0, t))
-    for _, wtoks in ev.windows[: ev.singles]:
-        if key in wtoks and len(rest & wtoks) >= BOUND_SHARE * len(rest):
+    if described is not None and subject <= asked and described & subject:
+        return True  # the question's own description ("The trick …"): it names nothing to bind
+    # The subject's term, not its adjective: "perceptron" of "a perceptron with several
+    # layers", "autoencoder" of "a regular autoencoder"; among terms, the rarest.
+    key = min(subject, key=lambda t: (not is_technical(t), vocab.stems.get(t, 0) if vocab is not None else 0, t))
+    caps = {w.lower() for w in re.findall(r"\b([A-Z]{2,5})s?\b", sentence)}  # written as an acronym
+    # single sentences, and pairs whose second sentence leans on the first ("Underfitting
+    # is the opposite problem. It occurs when …")
+    leaning = [w for w in ev.windows[ev.singles:] if _PRONOUN_LEAD.match(split_sentences(w[0])[-1])]
+    for wtext, wtoks in ev.windows[: ev.singles] + leaning:
+        if (key in wtoks or (key in caps and _abbreviates(key, wtext))) and len(rest & wtoks) >= BOUND_SHARE * len(rest):
             return True
     return False
+
+
+# "the trick where …", "the layer that …", "a network which …": a thing asked by description
+_DESCRIBED = re.compile(r"\b(?:the|a|an)\s+(\w+)\s+(?:that|which|where|who|whose|when)\b", re.I)
+_DEMONSTRATIVE = re.compile(r"\s*(?:this|these|that|those|such)\s+\w+", re.I)
+
+
+def _abbreviates(word: str, text: str) -> bool:
+    """Whether ``word`` is the initials of words written in a row in ``text`` ("bn" for
+    "batch normalization", "cnn" for "convolutional neural network")."""
+    if not 2 <= len(word) <= 5 or not word.isalpha():
+        return False
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", text)).lower()
+    return word in initials
 
 
 def _american(sentence: str, vocab) -> str:
@@ -217,7 +272,7 @@ def _american(sentence: str, vocab) -> str:
         word = m.group(0)
         us = american(word.lower())
         # without the corpus vocabulary there is no telling "normalise" from "noise"
-        if vocab is None or us == word.lower() or not any(vocab.stems.get(t) for t in tokenize(us)):
+        if vocab is None or us == word.lower() or not any(vocab.stems.get(t) for t in _stems(us)):
             return word
         return us
     return _WORD.sub(fold, sentence)
@@ -432,19 +487,21 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         for word in _WORD.findall(sentence):
             low = word.lower().replace("’", "'").split("'")[0]  # "you're", "network's"
             stems = tokenize(low)
+            vocab_stems = _stems(low)
             if not stems or not is_technical(low) or all(t in ev.tokens for t in stems):
                 continue
             if word.islower() and _VERB_FORM.search(low):
                 continue  # "mitigate", "visualize", "rectified": English verbs, not terms
             if _compound_in(low, ev):
                 continue  # "non-linear" where the passage writes "non-linearity"
-            df = max(vocab.stems.get(t, 0) for t in stems)
+            df = max(vocab.stems.get(t, 0) for t in vocab_stems)
             if df == 0:
                 return f"“{word}” is in no source"  # outside knowledge
             if df <= RARE_SHARE * max(1, vocab.n_docs):
                 return f"“{word}” is not in this passage"  # a specific term from elsewhere
     for n in _NUMBER.findall(sentence):
-        if n not in passage.answer and n not in (passage.title or ""):
+        said = f"{passage.title or ''} {passage.answer}"
+        if n not in said and not (n in _NUMBER_WORDS and re.search(rf"\b{_NUMBER_WORDS[n]}\b", said, re.I)):
             return f"the number {n} is not in the passage"
     claim = toks - asked
     if not claim:
@@ -456,9 +513,11 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     need = PARAPHRASE_COVERAGE if similarity is not None and similarity >= PARAPHRASE_SIMILARITY else WINDOW_COVERAGE
     if cov < need:
         return "its words are not in one or two sentences of the passage"
-    if bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(window)):
+    said_not = bool(_NEGATION.search(sentence))
+    if (said_not and not _NEGATION.search(window)) or (not said_not and _negated(window, claim)):
         return "a negation only one side has"
-    if not _subject_bound(sentence, ev, vocab):
+    described = {t for h in _DESCRIBED.findall(question) for t in tokenize(h)} if question else None
+    if not _subject_bound(sentence, ev, vocab, asked, described):
         return "the passage says it of something else"
     # The claim must be found *of its own terms*: fail when every window that holds
     # enough of its words names a sibling instead (overfitting for underfitting).
@@ -471,9 +530,21 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     if len(clauses) > 1:
         for clause in clauses:
             side = _words(clause) - asked
+            side = side - _GLUE or side
             if side and _coverage(side, ev)[0] < CLAUSE_COVERAGE:
                 return "one side of the comparison is not in the passage"
     return ""
+
+
+def _negated(window: str, claim: set[str]) -> bool:
+    """Whether the window negates what the claim says: a negation in a clause of the window
+    that holds the claim's words, not in any clause ("Without it, … Use L1 if …")."""
+    clauses = [c for sent in split_sentences(window) or [window] for c in re.split(r"[,;:]\s+", sent)]
+    return any(_NEGATION.search(c) and len(claim & _words(c)) >= max(1, NEGATED_SHARE * len(claim))
+               for c in clauses)
+
+
+NEGATED_SHARE = 0.3  # of the claim's words, in the negated clause
 
 
 def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "") -> CheckedAnswer:

@@ -169,7 +169,7 @@ SIBLINGS = passage(8, "What is overfitting?",
 
 @pytest.mark.parametrize("sentence,reason", [
     # issue 10, held-out batch: a passage's claim given to the sibling term it also names
-    ("To prevent underfitting, use dropout, regularization and early stopping.", "“overfitt”, not “underfitt”"),
+    ("To prevent underfitting, use dropout, regularization and early stopping.", "“overfit”, not “underfit”"),
     ("The input gate decides what information to discard from the cell state.", "“forget”, not “input”"),
     # the same claims of their own terms pass
     ("To prevent overfitting, use dropout, regularization and early stopping.", ""),
