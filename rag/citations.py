@@ -556,7 +556,8 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
     if not parts:
         return CheckedAnswer("", (), (), removed, 0)
     passage_sents = [split_sentences(p.answer) or [p.answer or p.text] for p in passages]
-    passage_tokens = [set(tokenize(p.title or "")) | set(tokenize(p.answer)) for p in passages]
+    title_tokens = [set(tokenize(p.title or "")) for p in passages]
+    passage_tokens = [t | set(tokenize(p.answer)) for t, p in zip(title_tokens, passages)]
     evidence = [_evidence(p) for p in passages]
     flat = [s for sents in passage_sents for s in sents]
     owner = np.array([i for i, sents in enumerate(passage_sents) for _ in sents])
@@ -580,6 +581,16 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             closest[pi] = float(sims[si, j])
             support[pi] = 0.5 * _lexical(toks, passage_tokens[pi]) + 0.5 * max(0.0, float(sims[si, j]))
         if len(toks) < _MIN_CONTENT_WORDS:
+            # A name a cited passage is about ("Dropout [1]" answering "the trick where you
+            # switch off neurons"): the answer to a question that describes a thing.
+            named = [c for c in cites if toks and toks <= title_tokens[c - 1]] \
+                if not sent.rstrip().endswith("?") else []
+            if named:
+                new = [order.setdefault(c - 1, len(order) + 1) for c in named]
+                for c in named:
+                    quotes.setdefault(c - 1, passage_sents[c - 1][0])
+                sentences.append(SentenceSupport(sent, tuple(new), True, float(support.max(initial=0.0))))
+                continue
             # connective ("In short:") unless it is a broken-off fragment
             states = not (_FRAGMENT.search(sent) or sent.rstrip().endswith("?"))
             sentences.append(SentenceSupport(sent, (), states, float(support.max(initial=0.0))))

@@ -232,3 +232,18 @@ def test_unwrap_strips_nested_wrappers_but_keeps_a_bare_one():
     assert _unwrap("Yes, according to the passage, dropout is used.") == "dropout is used."
     assert _unwrap("The passage states that.") == "The passage states that."
     assert _unwrap("In addition to dropout, pooling helps.") == "In addition to dropout, pooling helps."
+
+
+def test_a_bare_name_answers_a_question_that_describes_it(index):
+    """"Dropout [1]" to "the trick that switches off neurons" stands, cited, when the cited
+    passage is about dropout; a name the cited passage is not about, or uncited, does not."""
+    from rag.citations import check_citations, keep_supported
+
+    about = passage(21, "How does dropout work as a regularization technique?",
+                    "Dropout: during training, some neurons are randomly turned off. It helps prevent overfitting.")
+    other = passage(22, "What is batch normalization?", "Batch normalization normalizes the inputs of each layer.")
+    question = "the trick that randomly switches off neurons during training"
+    kept = keep_supported(check_citations("Dropout [1]", [about, other], index.encoder, question=question))
+    assert kept.text == "Dropout [1]" and kept.citations[0].passage is about
+    for text in ("Dropout [2]", "Dropout.", "Batch normalization [1]"):
+        assert keep_supported(check_citations(text, [about, other], index.encoder, question=question)).text == ""
