@@ -1,0 +1,94 @@
+"""Documents of one's own that nobody tuned on: are their questions parsed, and found?
+
+``eval/unseen_docs/`` holds three documents a helper wrote without seeing this code, in
+layouts no earlier test document used (``**Q: …?**`` / ``A:`` pairs in Markdown, ``1)``
+numbered plain text with an introduction and a closing line, ``### 1.`` numbered
+Markdown headings with a table); ``eval/unseen_docs.jsonl`` their questions, by the same
+helper: every question as written (``exact``), reworded ones naming the answer they
+want (``reworded``, ``answer_of``) and facts inside answers (``fact``).
+
+Builds an index of the bundled five plus these three in ``$RAG_HOME`` (a temporary
+folder if unset), then reports: questions found with exact offsets, and for reworded
+and fact questions the rank of the passage that answers them. With
+``rag ingest --expand`` run on the same ``$RAG_HOME`` and corpus first, the build reuses
+the expansions written there.
+
+    python -m benchmarks.unseen_docs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ingest.build import build_index  # noqa: E402
+from ingest.report import corpus_report  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+
+DOCS = ROOT / "eval" / "unseen_docs"
+QUESTIONS = ROOT / "eval" / "unseen_docs.jsonl"
+
+
+def _norm(title: str | None) -> str:
+    return " ".join((title or "").lower().replace("*", "").split()).rstrip("?")
+
+
+def main() -> None:
+    home = Path(os.environ.get("RAG_HOME") or tempfile.mkdtemp(prefix="unseen_docs_"))
+    corpus = home / "corpus"
+    shutil.rmtree(corpus, ignore_errors=True)
+    corpus.mkdir(parents=True)
+    for p in list((ROOT / "corpus").iterdir()) + list(DOCS.iterdir()):
+        if p.is_file():
+            shutil.copy2(p, corpus / p.name)
+    settings = Settings.from_env(environ={}, home=home, corpus=corpus, index=home / "index")
+    build_index(settings, progress=False)
+    pipe = Pipeline(settings)
+    for f in corpus_report(corpus).files:
+        if (DOCS / f.file).exists():
+            print(f"{f.file}: layout {f.layout}, {f.questions} questions, {f.prose} prose passages, "
+                  f"{f.hidden_chars} characters hidden")
+    exact = all(pipe.index.file_text(p.source)[p.start:p.end] == p.text for p in pipe.index.passages)
+    print(f"every passage slices its file exactly: {'yes' if exact else 'NO'}")
+    titles: dict[str, set[str]] = {}
+    for p in pipe.index.passages:
+        titles.setdefault(p.source, set()).add(_norm(p.title))
+    stats: dict[str, list[int]] = {}
+    misses = []
+    for r in (json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()):
+        st = stats.setdefault(r["kind"], [0, 0, 0, 0])  # n, found / rank 1, top 3, refused
+        st[0] += 1
+        if r["kind"] == "exact":
+            found = _norm(r["question"]) in titles.get(r["doc"], set())
+            st[1] += found
+            if not found:
+                misses.append(f"not parsed: {r['doc']}: {r['question']}")
+            continue
+        res = pipe.search(r["question"], k=5)
+        rank = next((h.rank for h in res.hits if h.passage.source == r["doc"]
+                     and _norm(h.passage.title) == _norm(r["answer_of"])), None)
+        st[1] += rank == 1
+        st[2] += rank is not None and rank <= 3
+        st[3] += res.refused
+        if rank != 1:
+            top = res.hits[0].passage if res.hits else None
+            misses.append(f"{r['kind']} rank {rank or '>5'}{' (refused)' if res.refused else ''}: "
+                          f"“{r['question']}”; rank 1: {top.source + ': ' + (top.title or '') if top else 'none'}")
+    for kind, (n, ok, top3, refused) in stats.items():
+        if kind == "exact":
+            print(f"exact questions found: {ok}/{n}")
+        else:
+            print(f"{kind}: rank 1 {ok}/{n}, top 3 {top3}/{n}, refused {refused}")
+    print("\n".join(misses))
+
+
+if __name__ == "__main__":
+    main()
