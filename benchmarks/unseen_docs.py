@@ -4,8 +4,8 @@
 layouts no earlier test document used (``**Q: …?**`` / ``A:`` pairs in Markdown, ``1)``
 numbered plain text with an introduction and a closing line, ``### 1.`` numbered
 Markdown headings with a table); ``eval/unseen_docs.jsonl`` their questions, by the same
-helper: every question as written (``exact``), reworded ones naming the answer they
-want (``reworded``, ``answer_of``) and facts inside answers (``fact``).
+helper: every question as written (``kind: exact``), reworded ones (``reworded``) and
+facts inside answers (``fact``), each with the question heading that answers it as gold.
 
 Builds an index of the bundled five plus these three in ``$RAG_HOME`` (a temporary
 folder if unset), then reports: questions found with exact offsets, and for reworded
@@ -64,17 +64,18 @@ def main() -> None:
     stats: dict[str, list[int]] = {}
     misses = []
     for r in (json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()):
+        doc, answer_of = r["gold"][0]["source"], r["gold"][0]["any"][0]
         st = stats.setdefault(r["kind"], [0, 0, 0, 0])  # n, found / rank 1, top 3, refused
         st[0] += 1
         if r["kind"] == "exact":
-            found = _norm(r["question"]) in titles.get(r["doc"], set())
+            found = _norm(answer_of) in titles.get(doc, set())
             st[1] += found
             if not found:
-                misses.append(f"not parsed: {r['doc']}: {r['question']}")
+                misses.append(f"not parsed: {doc}: {answer_of}")
             continue
         res = pipe.search(r["question"], k=5)
-        rank = next((h.rank for h in res.hits if h.passage.source == r["doc"]
-                     and _norm(h.passage.title) == _norm(r["answer_of"])), None)
+        rank = next((h.rank for h in res.hits if h.passage.source == doc
+                     and _norm(h.passage.title) == _norm(answer_of)), None)
         st[1] += rank == 1
         st[2] += rank is not None and rank <= 3
         st[3] += res.refused
