@@ -9,7 +9,8 @@ Layout of an index folder (no pickle anywhere):
 - ``chunks.faiss``   inner-product FAISS index of each chunk's normalised embedding
 - ``titles.faiss``   one row per passage: its question title (or opening) embedded
 - ``keyword.json``   BM25 token lists per passage (title and body fields)
-- ``aliases.faiss``  other ways to ask for a passage (``ingest.expand``), one row each,
+- ``aliases.faiss``  other ways to ask for a passage (``ingest.expand``'s questions and the
+                     answer's opening statement), one row each,
   ``aliases.jsonl``  with the passage id it points at
 - ``encoder/``       the embedding model exported to ONNX, with its tokenizer
 - ``manifest.json``  format, corpus sha256s, model identity, chunking, file hashes
@@ -41,12 +42,15 @@ from ingest.parse import BOILERPLATE, INTRO, PROSE, QA
 from ingest.report import CorpusReport, file_report, parse
 from rag.config import PROJECT_ROOT, Settings
 from rag.errors import IndexError_, UserError
+from rag.text import split_sentences
 from rag.keyword import tokenize
 
 __all__ = ["build_index", "BuildReport", "check_location", "built_from", "fingerprint", "index_status",
            "make_faiss_index", "FORMAT", "MODEL_ID", "ALL_FILES"]
 
-FORMAT = 3  # 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum. 3: aliases
+# 2: every file, encoder included, has a sha256 and mtime; the manifest a checksum. 3: aliases.
+# 4: a passage without cached questions has its opening statement as an alias.
+FORMAT = 4
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 INDEX_FILES = ("passages.jsonl", "chunks.jsonl", "chunks.faiss", "titles.faiss", "keyword.json", "aliases.faiss",
                "aliases.jsonl")
@@ -347,9 +351,35 @@ def _segment(docs: list[Document], max_tokens: int) -> tuple[list[dict], list[Ch
 
 
 def _aliases(passages: list[dict], expansions: dict[str, list[str]]) -> list[dict]:
-    """One row per cached question of an expandable passage: ``{"passage", "text"}``."""
-    return [{"passage": p["id"], "text": q} for p in expandable(passages)
-            for q in expansions.get(expansion_key(p["title"], p["answer"]), ())]
+    """Other ways to ask for each expandable passage, one row each (``{"passage", "text"}``):
+    its cached questions or, for a passage that has none, its answer's opening statement.
+
+    The opening statement is usually the definition ("Knowledge distillation trains a small
+    student model to mimic a large teacher"), which is what a question that describes a
+    thing instead of naming it resembles; it needs no model run, so a corpus of one's own
+    has it without ``--expand``. Beside the cached questions it did not help (README,
+    issue 12), so it stands in for them only where they are missing.
+    """
+    rows = []
+    for p in expandable(passages):
+        questions = expansions.get(expansion_key(p["title"], p["answer"]), ())
+        rows += [{"passage": p["id"], "text": q} for q in questions]
+        opening = "" if questions else _opening_statement(p["answer"])
+        if opening:
+            rows.append({"passage": p["id"], "text": opening})
+    return rows
+
+
+OPENING_MIN_WORDS = 6  # "Below are the benefits:" and bare labels say nothing to match
+OPENING_MAX_CHARS = 300
+
+
+def _opening_statement(answer: str) -> str:
+    """The answer's first sentence that states something (not a lead-in ending in ":")."""
+    for sent in split_sentences(answer):
+        if len(sent.split()) >= OPENING_MIN_WORDS and not sent.rstrip().endswith(":"):
+            return sent[:OPENING_MAX_CHARS]
+    return ""
 
 
 def _embed(model, texts: list[str], label: str, progress: bool):

@@ -56,6 +56,9 @@ def test_every_bundled_passage_with_an_answer_has_cached_questions(index):
     assert not hollow & set(index.alias_passage.tolist()), "a heading without an answer got aliases"
 
 
+_OPENINGS: dict[str, int] = {}  # aliases of the fixture's corpus before its cache had a question
+
+
 @pytest.fixture(scope="module")
 def own(tmp_path_factory, network_attempts):
     """A small corpus of one's own with one alias in the user's cache."""
@@ -65,7 +68,9 @@ def own(tmp_path_factory, network_attempts):
     settings = Settings.from_env(environ={}, home=root / "home", corpus=root / "corpus")
     build_index(settings, progress=False)
     # (not cached: the tests must open the index the new alias makes stale)
-    kernel = next(p for p in open_index(settings, cached=False).passages if p.title == "What is a kernel in a CNN?")
+    built = open_index(settings, cached=False)
+    _OPENINGS[str(settings.home)] = built.aliases.ntotal  # each passage's opening statement
+    kernel = next(p for p in built.passages if p.title == "What is a kernel in a CNN?")
     with open(settings.home / "expansions.jsonl", "w", encoding="utf-8") as fh:
         fh.write(json.dumps({"key": expansion_key(kernel.title, kernel.answer), "questions": [ALIAS]}) + "\n")
     return settings
@@ -74,7 +79,12 @@ def own(tmp_path_factory, network_attempts):
 def test_a_new_alias_makes_the_index_stale_and_a_description_then_finds_its_passage(own):
     assert index_status(own) == "stale: expansions changed"
     pipe = Pipeline(own)
-    assert pipe.index.aliases.ntotal == 1  # opening the stale index rebuilt it with the alias
+    # opening the stale index rebuilt it with the alias; the kernel passage's opening
+    # statement gave way to it (a passage's cached questions replace its opening)
+    assert _OPENINGS[str(own.home)] >= 2
+    assert pipe.index.aliases.ntotal == _OPENINGS[str(own.home)]
+    kernel = next(p.id for p in pipe.index.passages if p.title == "What is a kernel in a CNN?")
+    assert pipe.index.alias_passage.tolist().count(kernel) == 1
     top = pipe.search(ALIAS, k=3).hits[0]
     assert top.passage.title == "What is a kernel in a CNN?"
     q, heading = pipe.index.encoder.encode([ALIAS, top.passage.title])
@@ -120,3 +130,17 @@ def test_rag_ingest_expand_writes_the_missing_questions_and_embeds_them(run_cli,
     assert [r["title"] for r in rows] == ["What is weight decay?"]
     again = run_cli("ingest", "--expand", "--json", env=env, timeout=600)
     assert json.loads(again.stdout)["built"] is False  # nothing new to write, nothing to rebuild
+
+
+def test_each_passage_opening_statement_is_an_alias_without_any_model_run(own):
+    """A corpus of one's own, no --expand: every passage with an answer has its opening
+    statement as an alias (the kernel passage has a cached question instead)."""
+    from ingest.build import _opening_statement
+
+    assert _opening_statement("Below are the benefits:\n- It is fast and it is simple to use.") \
+        == "It is fast and it is simple to use."
+    assert _opening_statement("Short label.") == ""
+    pipe = Pipeline(own)
+    rows = pipe.index.alias_passage.tolist()
+    with_opening = {p.id for p in pipe.index.passages if p.kind in ("qa", "prose") and _opening_statement(p.answer)}
+    assert len(with_opening) >= 2 and with_opening <= set(rows)

@@ -29,7 +29,7 @@ def test_index_files_and_manifest(settings, build_report):
     for name in INDEX_FILES + ("manifest.json", "encoder/model.onnx", "encoder/tokenizer.json"):
         assert (live / name).exists(), name
     manifest = json.loads((live / "manifest.json").read_text())
-    assert manifest["fingerprint"]["format"] == 3
+    assert manifest["fingerprint"]["format"] == 4
     for name in ALL_FILES:  # every file, the encoder's included, carries a checksum
         info = manifest["files"][name]
         assert len(info["sha256"]) == 64 and info["size"] == (live / name).stat().st_size
