@@ -237,13 +237,20 @@ def test_closed_stdout_exits_quietly(cli_env):
 
 
 def test_ctrl_c_exits_130(cli_env):
+    # PYTHONFAULTHANDLER: if it ever hangs, SIGABRT below makes it print where every thread is
     proc = subprocess.Popen(RAG + ["search", "--json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=cli_env, cwd=ROOT)
+                            stderr=subprocess.PIPE, env={**cli_env, "PYTHONFAULTHANDLER": "1"}, cwd=ROOT)
     proc.stdin.write(b"What is a GRU?\n")
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["passages"]  # loaded and waiting for the next line
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    try:
+        code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=30)
+        pytest.fail("no exit 60 s after SIGINT; the process's threads:\n" + err.decode(errors="replace")[-4000:])
+    assert code == 130
     assert proc.stderr.read().decode().strip() == "interrupted"
 
 
