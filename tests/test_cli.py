@@ -237,9 +237,13 @@ def test_closed_stdout_exits_quietly(cli_env):
 
 
 def test_ctrl_c_exits_130(cli_env):
-    # PYTHONFAULTHANDLER: if it ever hangs, SIGABRT below makes it print where every thread is
+    # A shell that starts a job in the background without job control (`make test &`, a
+    # CI runner) passes SIGINT down *ignored*, and Python then installs no Ctrl-C handler:
+    # the child gets the default disposition a terminal would give it. PYTHONFAULTHANDLER:
+    # if it still hangs, SIGABRT below makes it print where every thread is.
     proc = subprocess.Popen(RAG + ["search", "--json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**cli_env, "PYTHONFAULTHANDLER": "1"}, cwd=ROOT)
+                            stderr=subprocess.PIPE, env={**cli_env, "PYTHONFAULTHANDLER": "1"}, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.stdin.write(b"What is a GRU?\n")
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["passages"]  # loaded and waiting for the next line
