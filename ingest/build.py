@@ -369,7 +369,6 @@ def _aliases(passages: list[dict], expansions: dict[str, list[str]]) -> list[dic
     return rows
 
 
-
 def _embed(model, texts: list[str], label: str, progress: bool):
     import numpy as np
 

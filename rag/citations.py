@@ -59,6 +59,7 @@ CLAUSE_COVERAGE = 0.6  # the same for each side of a comparison
 PARAPHRASE_SIMILARITY = 0.8
 PARAPHRASE_COVERAGE = 0.6
 RARE_SHARE = 0.05  # a technical word in at most this share of passages is a specific term
+NEGATED_SHARE = 0.3  # of the claim's words, in a passage clause that negates them
 # "n't" covers can't/won't/doesn't…, with either apostrophe (the corpus writes "can’t").
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|neither|nor)\b|n['’]t\b", re.I)
 # ("while training" is a time, not a contrast: "while" before an -ing word does not split.)
@@ -86,8 +87,7 @@ _COMPARATIVE = re.compile(r"\b(more|less|better|worse|\w{3,}er)\b(?:\s+\w+){0,3}
                           r"([^,;.]+)", re.I)
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 # "outputs 0 otherwise" states what a passage's "outputs zero" does
-_NUMBER_WORDS = dict(enumerate("zero one two three four five six seven eight nine ten".split()))
-_NUMBER_WORDS = {str(k): v for k, v in _NUMBER_WORDS.items()}
+_NUMBER_WORDS = {str(n): w for n, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 _MARKER = re.compile(r"[\s,;]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING = re.compile(r"^[ \t]*((?:\[\d+(?:\s*[,;]\s*\d+)*\][ \t]*)+)(.*?)$", re.M)
 _AFTER_STOP = re.compile(r"([.!?])((?:[\s,;]*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
@@ -184,6 +184,9 @@ class Evidence:
     windows: list[tuple[str, set[str]]]  # single sentences first, then adjacent pairs
     singles: int = 0
     compact: frozenset[str] = frozenset()  # the passage's words, lower case, hyphens removed
+    # pair windows whose second sentence leans on the first ("Underfitting is the opposite.
+    # It occurs when …"): the pair says what the first sentence names
+    leaning: frozenset[int] = frozenset()
 
 
 def _words(text: str) -> set[str]:
@@ -201,7 +204,8 @@ def _evidence(passage: Passage) -> Evidence:
     windows = [(s, t | title) for s, t in zip(sents, toks)]
     windows += [(sents[i] + " " + sents[i + 1], toks[i] | toks[i + 1] | title) for i in range(len(sents) - 1)]
     compact = frozenset(w.lower().replace("-", "") for w in _WORD.findall(f"{passage.title or ''} {passage.answer}"))
-    return Evidence(title.union(*toks), windows, len(sents), compact)
+    leaning = frozenset(len(sents) + i for i in range(len(sents) - 1) if _PRONOUN_LEAD.match(sents[i + 1]))
+    return Evidence(title.union(*toks), windows, len(sents), compact, leaning)
 
 
 def _coverage(tokens: set[str], ev: Evidence) -> tuple[float, str]:
@@ -220,7 +224,7 @@ BOUND_SHARE = 0.5  # of the claim's other words, found in one sentence together 
 
 
 def _subject_bound(sentence: str, ev: Evidence, vocab, asked: set[str] = frozenset(),
-                   described: set[str] | None = None) -> bool:
+                   described: set[str] = frozenset()) -> bool:
     """Whether the passage says the claim *of its subject* ("Sigmoid ... mitigates X" needs a
     passage sentence naming sigmoid together with what is claimed, not X said of ReLU).
 
@@ -237,16 +241,14 @@ def _subject_bound(sentence: str, ev: Evidence, vocab, asked: set[str] = frozens
     rest = set(tokenize(sentence[m.end():])) - subject
     if not subject or len(rest) < 2 or len(subject) > MAX_SUBJECT_WORDS:
         return True  # (a long "subject" is a clause the verb pattern cut, not a subject)
-    if described is not None and subject <= asked and described & subject:
+    if described and subject <= asked and described & subject:
         return True  # the question's own description ("The trick …"): it names nothing to bind
     # The subject's term, not its adjective: "perceptron" of "a perceptron with several
     # layers", "autoencoder" of "a regular autoencoder"; among terms, the rarest.
     key = min(subject, key=lambda t: (not is_technical(t), vocab.stems.get(t, 0) if vocab is not None else 0, t))
     caps = {w.lower() for w in re.findall(r"\b([A-Z]{2,5})s?\b", sentence)}  # written as an acronym
-    # single sentences, and pairs whose second sentence leans on the first ("Underfitting
-    # is the opposite problem. It occurs when …")
-    leaning = [w for w in ev.windows[ev.singles:] if _PRONOUN_LEAD.match(split_sentences(w[0])[-1])]
-    for wtext, wtoks in ev.windows[: ev.singles] + leaning:
+    # single sentences, and pairs whose second sentence leans on the first
+    for wtext, wtoks in ev.windows[: ev.singles] + [ev.windows[i] for i in sorted(ev.leaning)]:
         if (key in wtoks or (key in caps and _abbreviates(key, wtext))) and len(rest & wtoks) >= BOUND_SHARE * len(rest):
             return True
     return False
@@ -433,11 +435,9 @@ def _swap_everywhere(sentence: str, asked: set[str], need: float, ev: Evidence) 
         claim = said - _GLUE or said
         if not claim:
             continue
-        found = [(wtext, wtoks) for wtext, wtoks in ev.windows if len(claim & wtoks) >= need * len(claim)]
-        singles = [w for w in found if w in ev.windows[: ev.singles]]
-        leaning = [w for w in found[len(singles):] if _PRONOUN_LEAD.match(split_sentences(w[0])[-1])]
-        looked = singles + leaning or found
-        swaps = [_substituted(part, wtext, wtoks, ev) for wtext, wtoks in looked]
+        found = [i for i, (_, wtoks) in enumerate(ev.windows) if len(claim & wtoks) >= need * len(claim)]
+        looked = [i for i in found if i < ev.singles or i in ev.leaning] or found
+        swaps = [_substituted(part, *ev.windows[i], ev) for i in looked]
         if swaps and all(swaps):
             return swaps[0]
     return None
@@ -499,8 +499,8 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
                 return f"“{word}” is in no source"  # outside knowledge
             if df <= RARE_SHARE * max(1, vocab.n_docs):
                 return f"“{word}” is not in this passage"  # a specific term from elsewhere
+    said = f"{passage.title or ''} {passage.answer}"
     for n in _NUMBER.findall(sentence):
-        said = f"{passage.title or ''} {passage.answer}"
         if n not in said and not (n in _NUMBER_WORDS and re.search(rf"\b{_NUMBER_WORDS[n]}\b", said, re.I)):
             return f"the number {n} is not in the passage"
     claim = toks - asked
@@ -516,7 +516,7 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     said_not = bool(_NEGATION.search(sentence))
     if (said_not and not _NEGATION.search(window)) or (not said_not and _negated(window, claim)):
         return "a negation only one side has"
-    described = {t for h in _DESCRIBED.findall(question) for t in tokenize(h)} if question else None
+    described = {t for h in _DESCRIBED.findall(question) for t in tokenize(h)}
     if not _subject_bound(sentence, ev, vocab, asked, described):
         return "the passage says it of something else"
     # The claim must be found *of its own terms*: fail when every window that holds
@@ -543,8 +543,6 @@ def _negated(window: str, claim: set[str]) -> bool:
     return any(_NEGATION.search(c) and len(claim & _words(c)) >= max(1, NEGATED_SHARE * len(claim))
                for c in clauses)
 
-
-NEGATED_SHARE = 0.3  # of the claim's words, in the negated clause
 
 
 def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "") -> CheckedAnswer:
