@@ -44,9 +44,10 @@ from rag.pipeline import Pipeline  # noqa: E402
 OWN = ROOT / "eval" / "own_docs"
 
 
-def _corpus_with_own(folder: Path) -> Path:
+def _corpus_with_own(folder: Path, own: Path = OWN) -> Path:
+    """The bundled five and every file of ``own``, copied into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for p in list((ROOT / "corpus").iterdir()) + list(OWN.iterdir()):
+    for p in list((ROOT / "corpus").iterdir()) + list(own.iterdir()):
         if p.is_file():
             shutil.copy2(p, folder / p.name)
     return folder
