@@ -348,6 +348,7 @@ class _Evidence:
     siblings: dict[str, frozenset[str]] | None = None  # term -> the terms it is told apart from
     roles: dict[str, frozenset[str]] | None = None  # term -> the terms that play the other part (``_roles``)
     role_texts: tuple[tuple[str, frozenset[str]], ...] = ()  # passage sentences and clauses, with their terms
+    stems: tuple[str, ...] = ()  # sentence -> its stems joined by spaces (``_swapped``'s verbatim test)
 
 
 def _evidence(comparison, encoder) -> _Evidence:
@@ -367,7 +368,8 @@ def _evidence(comparison, encoder) -> _Evidence:
     mentions = _mentions(sentences)
     siblings = _siblings(terms)
     roles, role_texts = _roles(sentences, mentions, siblings)
-    return _Evidence(points, passages, tuple(sentences), vecs, owner, mentions, siblings, roles, role_texts)
+    stems = tuple(" ".join(tokenize(s)) for _, s in sentences)
+    return _Evidence(points, passages, tuple(sentences), vecs, owner, mentions, siblings, roles, role_texts, stems)
 
 
 ROLE_MIN_SENTENCES = 3  # a term in fewer passage sentences is a passing word, not a part the sources describe
@@ -411,7 +413,7 @@ def _swapped(unit: str, ev: "_Evidence", question_words: set[str]) -> bool:
     if not toks or not ev.roles or toks[0] not in ev.roles:
         return False
     said_as_is = " ".join(toks)
-    if any(said_as_is in " ".join(tokenize(s)) for _, s in ev.sentences):
+    if any(said_as_is in stems for stems in ev.stems):
         return False  # a passage's own words, in its own order, say nothing of the wrong term
     a, words = toks[0], set(toks)
     siblings = (ev.siblings or {}).get(a, frozenset())
