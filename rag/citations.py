@@ -616,14 +616,26 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
     return CheckedAnswer(rendered, tuple(sentences), citations, removed, reattached)
 
 
+# A sentence whose words an earlier sentence of the answer already holds (this share of
+# them) says nothing new: a model that copies its passages sometimes copies one twice,
+# or two passages that say the same thing.
+REPEAT_SHARE = 0.9
+
+
 def keep_supported(checked: CheckedAnswer) -> CheckedAnswer:
-    """The checked answer with only its supported, cited sentences; citations renumbered 1..n."""
+    """The checked answer with only its supported, cited sentences, each said once;
+    citations renumbered 1..n."""
     by_n = {c.n: c for c in checked.citations}
     order: dict[int, int] = {}
     kept = []
+    said: list[set[str]] = []
     for s in checked.sentences:
         if not (s.supported and s.cites):
             continue
+        words = set(tokenize(s.text))
+        if words and any(len(words & before) >= REPEAT_SHARE * len(words) for before in said):
+            continue
+        said.append(words)
         new = tuple(order.setdefault(n, len(order) + 1) for n in s.cites)
         kept.append(SentenceSupport(s.text, new, True, s.support))
     citations = tuple(Citation(new, by_n[old].passage, by_n[old].quote) for old, new in order.items())

@@ -247,3 +247,18 @@ def test_a_bare_name_answers_a_question_that_describes_it(index):
     assert kept.text == "Dropout [1]" and kept.citations[0].passage is about
     for text in ("Dropout [2]", "Dropout.", "Batch normalization [1]"):
         assert keep_supported(check_citations(text, [about, other], index.encoder, question=question)).text == ""
+
+
+def test_a_sentence_the_answer_already_said_is_kept_once(index):
+    """A model that copies its passages sometimes copies one sentence twice, or two passages
+    that say the same; the answer says it once, and a new claim still stands."""
+    from rag.citations import keep_supported
+
+    text = ("Dropout is a regularization technique used to prevent overfitting in neural networks. [1] "
+            "Dropout is a regularization technique used to prevent overfitting in neural networks. [1] "
+            "During training, dropout randomly sets a fraction of the input units to zero. [1]")
+    kept = keep_supported(check_citations(text, P, index.encoder, VOCAB))
+    assert [s.text for s in kept.sentences] == [
+        "Dropout is a regularization technique used to prevent overfitting in neural networks.",
+        "During training, dropout randomly sets a fraction of the input units to zero."]
+    assert kept.text.count("Dropout is a regularization") == 1 and [c.n for c in kept.citations] == [1]
