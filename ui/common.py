@@ -8,7 +8,9 @@ read-only by every browser session; each session's chat lives in its own
 
 from __future__ import annotations
 
+import contextlib
 import html
+import threading
 
 import streamlit as st
 
@@ -56,6 +58,21 @@ def _available_generators(pipe) -> list[str]:
     return out + ["extractive"]
 
 
+@st.cache_resource(show_spinner=False)
+def _warm_local(settings: Settings) -> threading.Thread:
+    """Load the local model and evaluate its fixed prompt prefix in the background, once
+    per process, so the first question is not the one that waits for it."""
+    from rag.generate import warm_local
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # a model that cannot load says so at the first answer
+            warm_local(settings)
+
+    thread = threading.Thread(target=run, name="warm-local-model", daemon=True)
+    thread.start()
+    return thread
+
+
 def sidebar(pipe) -> dict:
     """Settings shared by the pages: generator, passages, sources; and a status line."""
     # Widgets belong to a page: seed each page's widgets from the last choices so they
@@ -82,6 +99,8 @@ def sidebar(pipe) -> dict:
         if st.button("Clear chat", key="clear"):
             st.session_state.messages = []
     st.session_state["_settings"] = {"generator": generator, "k": k, "sources": picked}
+    if generator == "local":
+        _warm_local(pipe.settings)
     return {"generator": generator, "k": k, "sources": [labels[p] for p in picked] or None}
 
 
