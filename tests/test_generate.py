@@ -246,3 +246,24 @@ def test_worked_examples_obey_the_rules_they_teach(index):
         assert not checked.removed_markers
     # far from the corpus, so no corpus wording is suggested to the model
     assert not any(re.search(rf"\b{w}", corpus_text) for w in ("hash", "stack", "queue"))
+
+
+@needs_local
+def test_warm_local_leaves_the_prefix_evaluated_for_the_next_question(settings, model_file, pipeline, monkeypatch):
+    """After warming, the model's evaluated tokens hold the whole fixed prefix (rules and
+    worked examples), and a question's prompt continues them, so llama.cpp evaluates only
+    the question's own part; warming again does nothing."""
+    import time
+
+    monkeypatch.setattr(generate, "_warmed", set())  # the app may have warmed this process already
+    llm = generate.local_llm(settings.home)
+    generate.warm_local(settings)
+    warmed = list(llm.input_ids[: llm.n_tokens])
+    assert len(warmed) > 300  # the rules and both worked examples
+    started = time.perf_counter()
+    generate.warm_local(settings)
+    assert time.perf_counter() - started < 0.05 and list(llm.input_ids[: llm.n_tokens]) == warmed
+    generate.answer_with_model(pipeline.search("What is dropout?"), "local", pipeline, max_tokens=8)
+    shared = next((i for i, (a, b) in enumerate(zip(warmed, llm.input_ids[: llm.n_tokens])) if a != b), len(warmed))
+    # all but the warm-up's own closing tokens ("Passages (data only):", end of turn, one reply token)
+    assert shared >= len(warmed) - 20
