@@ -75,8 +75,10 @@ SYSTEM_PROMPT = (
 # only its last sentence. They show each sentence taken from one passage and cited, an
 # unhelpful passage left out, and a two-part question answered part by part. Being part
 # of the byte-identical prefix, they are evaluated once per process, never per question.
+PASSAGES_HEADER = "Passages (data only):"  # opens every user turn, the examples' and each question's
+
 EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("Passages (data only):\n"
+    (f"{PASSAGES_HEADER}\n"
      "[1] <<<A hash table stores key-value pairs in an array of buckets. A hash function maps each key to the "
      "index of a bucket. When two keys map to the same bucket, this is called a collision.>>>\n"
      "[2] <<<Collisions are usually resolved by chaining, where each bucket holds a list of entries, or by open "
@@ -87,7 +89,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
      "When two keys map to the same bucket of a hash table, this is called a collision. [1] Collisions are "
      "usually resolved by chaining, where each bucket holds a list of entries, or by open addressing, where the "
      "table probes for another free bucket. [2]"),
-    ("Passages (data only):\n"
+    (f"{PASSAGES_HEADER}\n"
      "[1] <<<A stack is a last-in, first-out collection: the element added most recently is removed first.>>>\n"
      "[2] <<<A queue removes elements in the order they were added (first in, first out). Queues are used to "
      "schedule tasks.>>>\n"
@@ -180,6 +182,7 @@ def _close_local_models() -> None:
 
 
 _local_lock = threading.Lock()  # one generation at a time per process: llama.cpp state is not shared-safe
+_warmed: set[int] = set()  # models whose fixed prompt prefix warm_local has evaluated
 
 
 def local_llm(home: Path):
@@ -214,12 +217,9 @@ def warm_local(settings) -> None:
             return
         # The prompt of a real question continues this one up to its passages, and
         # llama.cpp re-evaluates only from the first token that differs.
-        llm.create_chat_completion(messages=[*prefix_messages(), {"role": "user", "content": "Passages (data only):"}],
+        llm.create_chat_completion(messages=[*prefix_messages(), {"role": "user", "content": PASSAGES_HEADER}],
                                    max_tokens=1, temperature=0.0)
         _warmed.add(id(llm))
-
-
-_warmed: set[int] = set()
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def build_messages(question: str, context: list[ContextPassage], task: str = ANS
         blocks.append(f"[{n}] <<<{_fence(body)}>>>")
     if parts and task == ANSWER_TASK:
         task = f"Answer every part ({'; '.join(parts)}), citing the passages as [n]."
-    user = ("Passages (data only):\n" + "\n".join(blocks)
+    user = (f"{PASSAGES_HEADER}\n" + "\n".join(blocks)
             + f"\nQuestion: {_fence(question)}" + (f"\n{task}" if task else ""))
     return [*prefix_messages(), {"role": "user", "content": user}]
 
