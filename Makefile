@@ -18,20 +18,20 @@ LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_KEY)
 
 .PHONY: run test setup ingest browser clean
 
-setup: $(STAMP) $(LLAMA_STAMP)
+setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+# The llama.cpp wheel goes in first, so the editable install finds its pin satisfied.
+$(STAMP): pyproject.toml $(LLAMA_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# CPU torch first: a plain torch requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	# llama-cpp-python compiles from source the first time (~10 min on 2 cores).
-	$(MAKE) --no-print-directory $(LLAMA_STAMP)
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
+# llama-cpp-python compiles from source the first time (3-10 min on 2 cores).
 $(LLAMA_STAMP):
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
 	  CMAKE_ARGS='$(LLAMA_CMAKE)' $(BIN)/pip wheel -q --no-deps --no-cache-dir -w $(WHEELS) '$(LLAMA)'
