@@ -49,6 +49,13 @@ def own_home(tmp_path, rag_home, build_report):
     ("Max pooling takes the average value.", "Max pooling takes the maximum value in each window.", True),
     ("Transformers process tokens one at a time.", "It processes sequences in parallel.", True),
     ("Activation functions make the network linear.", "They introduce non-linearity into the network.", True),
+    # a comparison turned round, roles swapped around "instead of", a denial in other words
+    ("Mini-batch updates are faster than SGD.", "Faster than batch, slower than SGD.", True),
+    ("It keeps the sum of squared gradients instead of a moving average.",
+     "It uses a moving average of squared gradients instead of the sum.", True),
+    ("Long sequences are hard to capture for this model.", "The model can capture long sequences efficiently.", True),
+    ("The learning rate keeps growing during training.", "The learning rate keeps decreasing during training.", True),
+    ("LSTMs were built to fix exploding gradients.", "LSTMs were built to fix vanishing gradients.", True),
     # agreeing sentences, including negations on both sides and "instead of" / "stops"
     ("Dropout is applied to the hidden layers.", "Dropout is applied to the hidden layers and not to the input "
                                                  "or output layers.", False),
@@ -58,6 +65,9 @@ def own_home(tmp_path, rag_home, build_report):
     ("It is useful when you don't have enough data to train from scratch.",
      "Useful when the dataset is insufficiently large to train a model from scratch.", False),
     ("Batch normalization speeds up training.", "It helps the model learn faster.", False),
+    ("Per update it is slower than SGD.", "Faster than batch, slower than SGD.", False),
+    ("It uses a moving average instead of the sum.", "It uses a moving average of squared gradients instead of the sum.",
+     False),
 ])
 def test_contradiction_table(claim, passage, expected):
     from rag.practice import contradicts
@@ -71,6 +81,21 @@ def test_question_subject_reads_the_frame_off():
     assert question_subject("How do GANs work?") == "GANs"
     assert question_subject("What is an activation function and why is it needed?") == "activation function"
     assert question_subject("Why is weight initialization important?") == "weight initialization"
+    assert question_subject("Explain dropout and its role in neural networks.") == "dropout"
+    assert question_subject("What is data normalization, and why do we need it?") == "data normalization"
+
+
+@pytest.mark.parametrize(("line", "header"), [
+    ("Aspect Batch Gradient Descent Stochastic Gradient Descent (SGD)", True),
+    ("Feature Object Detection Image Segmentation", True),
+    ("Output Bounding boxes with class labels.", False),
+    ("Definition Identifies objects and their locations in an image.", False),
+    ("Speed Very slow for large datasets Very fast per update", False),
+])
+def test_a_table_header_row_is_not_a_point(line, header):
+    from rag.practice import _header_row
+
+    assert _header_row(line) is header
 
 
 # --------------------------------------------------------------------------- grading
