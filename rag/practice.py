@@ -263,6 +263,8 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     (r"train(?:ing)?", r"inference|test(?:ing)?(?: time)?|prediction time"),
     (r"(?<!un)supervised", r"unsupervised"),
     (r"vanish\w*", r"explod\w*"),
+    (r"up", r"down"),
+    (r"above|exceed\w*", r"below"),
     (r"(?<!non-)(?<!non)linear(?:ly)?", r"non-?linear\w*"),
     (r"same|identical|equal", r"different|differ\w*"),
     (r"parallel", r"one at a time|one by one|sequentially"),
@@ -330,6 +332,28 @@ def _comparisons(text: str) -> set[tuple[int, str]]:
     return out
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]\d)")
+_TOWARD = re.compile(r"\b(?:to|into)\b", re.I)
+_AFTER_TOWARD = re.compile(r"^\s*((?:[\w-]+\s+){0,3}[\w-]+)")
+DIRECTION_WORDS = 4  # what "to"/"into" leads to: the last content word of the next few
+
+
+def _directions(text: str) -> set[tuple[str, str]]:
+    """(from, to) pairs of content words around "to"/"into": "a function of time to a
+    function of frequency" gives ("time", "frequency"). The word just before must be a
+    content word, so "used to prevent" gives nothing."""
+    out = set()
+    for m in _TOWARD.finditer(text):
+        before = re.findall(r"[\w-]+", text[max(0, m.start() - 40):m.start()])
+        after = _AFTER_TOWARD.match(text[m.end():])
+        if not before or not after:
+            continue
+        left, right = tokenize(before[-1]), tokenize(re.split(r"[,;:.]", after.group(1))[0])
+        if left and right and left[-1] != right[-1]:
+            out.add((left[-1], right[-1]))
+    return out
+
+
 def contradicts(claim: str, passage_sentence: str) -> bool:
     """Whether ``claim`` says the opposite of ``passage_sentence`` (taken to be about the same thing).
 
@@ -358,6 +382,12 @@ def contradicts(claim: str, passage_sentence: str) -> bool:
             return True
     if _comparisons(said) & {(-sign, what) for sign, what in _comparisons(passage_said)}:
         return True  # "faster than SGD" where the passage says "slower than SGD"
+    c_dir, p_dir = _directions(said), _directions(passage_said)
+    if {(b, a) for a, b in c_dir} & p_dir and not c_dir & p_dir:
+        return True  # "from frequency into time" where the passage goes "from time to frequency"
+    c_num, p_num = set(_NUMBER.findall(said)), set(_NUMBER.findall(passage_sentence))
+    if c_num and p_num and not c_num & p_num:
+        return True  # "the default stride is 2" where the passage says "stride = 1"
     for a, b in _OPPOSITE_RES:
         for x, y in ((a, b), (b, a)):
             if x.search(said) and not y.search(claim) and y.search(passage_said) and not x.search(passage_sentence):

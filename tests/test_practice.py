@@ -56,6 +56,9 @@ def own_home(tmp_path, rag_home, build_report):
     ("Long sequences are hard to capture for this model.", "The model can capture long sequences efficiently.", True),
     ("The learning rate keeps growing during training.", "The learning rate keeps decreasing during training.", True),
     ("LSTMs were built to fix exploding gradients.", "LSTMs were built to fix vanishing gradients.", True),
+    ("By default the stride is 2.", "By default, stride = 1, so the kernel moves one cell at a time.", True),
+    ("Gradients past the threshold are scaled up.", "If the gradient exceeds the threshold, it is scaled down.", True),
+    ("It maps a signal from frequency to time.", "It transforms a function of time to a function of frequency.", True),
     # agreeing sentences, including negations on both sides and "instead of" / "stops"
     ("Dropout is applied to the hidden layers.", "Dropout is applied to the hidden layers and not to the input "
                                                  "or output layers.", False),
@@ -68,6 +71,9 @@ def own_home(tmp_path, rag_home, build_report):
     ("Per update it is slower than SGD.", "Faster than batch, slower than SGD.", False),
     ("It uses a moving average instead of the sum.", "It uses a moving average of squared gradients instead of the sum.",
      False),
+    ("It turns a function of time into one of frequency.", "It transforms a function of time to a function of "
+                                                           "frequency.", False),
+    ("A 3 by 3 kernel is common.", "Kernels are often 3 x 3 or 5 x 5.", False),
 ])
 def test_contradiction_table(claim, passage, expected):
     from rag.practice import contradicts
