@@ -28,7 +28,7 @@ import numpy as np
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
 from rag.records import Citation, Passage, SentenceSupport
-from rag.text import split_sentences
+from rag.text import is_header_row, split_sentences
 
 
 def _root(stem: str) -> str:
@@ -479,7 +479,7 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     toks = _words(sentence)
     if not toks:
         return ""
-    if _FRAGMENT.search(sentence) or _LEAD_IN.search(sentence) or _verbless(sentence):
+    if _FRAGMENT.search(sentence) or _LEAD_IN.search(sentence) or _verbless(sentence) or is_header_row(sentence):
         return "a fragment, not a claim"  # "The layers of a neural network are." states nothing
     if sentence.rstrip().endswith("?"):
         return "a question, not a claim"  # a passage's title copied as if it were an answer

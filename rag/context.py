@@ -23,7 +23,7 @@ from functools import lru_cache
 from rag.keyword import tokenize
 from rag.query import _FRAME
 from rag.records import Passage, SearchResult
-from rag.text import split_sentences
+from rag.text import is_header_row, split_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
@@ -109,8 +109,8 @@ _ANAPHORA = re.compile(r"^(?:this|it|its|these|they|that|those|such|here)\b", re
 
 def is_claim(sentence: str) -> bool:
     """A sentence that says something: three content words, and not a bare sub-heading."""
-    if len(tokenize(sentence)) < 3:
-        return False
+    if len(tokenize(sentence)) < 3 or is_header_row(sentence):
+        return False  # a table's header row names columns: nothing to quote or grade
     return bool(re.search(r"[.!?]['\")]*$", sentence.strip())) or len(sentence.split()) > _HEADING_WORDS
 
 

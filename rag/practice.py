@@ -142,20 +142,8 @@ def _source_sentences(comparison) -> list[tuple[str, Passage, str]]:
         for passage in [p for p in s.passages if not is_hollow(p)][:PASSAGES_PER_SOURCE]:
             out.extend((s.source, passage, sent) for _, sent in candidate_sentences(passage)
                        if not looks_like_instruction(sent) and not sent.rstrip().endswith(":")
-                       and len(tokenize(sent)) >= MIN_POINT_WORDS and not _header_row(sent))
+                       and len(tokenize(sent)) >= MIN_POINT_WORDS)
     return out
-
-
-_HEADER_WORD = re.compile(r"^(?:\(?[A-Z0-9][\w’'/-]*\)?|&|vs\.?|and|of|the|a|an|in|to|for)$")
-
-
-def _header_row(sentence: str) -> bool:
-    """Whether a line is a table's header row or a heading ("Aspect Batch Gradient Descent
-    Stochastic Gradient Descent (SGD) …"): every word capitalised (bar short linking words),
-    no closing punctuation. It names columns; nobody's answer can state it."""
-    words = sentence.split()
-    return len(words) >= 3 and not sentence.rstrip().endswith((".", "!", "?")) and \
-        all(_HEADER_WORD.match(w) for w in words)
 
 
 def key_points(comparison, encoder) -> tuple[KeyPoint, ...]:

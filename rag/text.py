@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_sentences"]
+__all__ = ["split_sentences", "is_header_row"]
 
 # A sentence ends at . ! ? followed by space and a capital, digit, quote or bracket;
 # common abbreviations and decimals do not end one.
@@ -35,3 +35,14 @@ def split_sentences(text: str) -> list[str]:
         if tail:
             out.append(tail)
     return out
+
+
+_HEADER_WORD = re.compile(r"^(?:\(?[A-Z0-9][\w’'/-]*\)?[.!?]?|&|vs\.?|and|of|the|a|an|in|to|for|or|with)$")
+
+
+def is_header_row(line: str) -> bool:
+    """Whether a line is a table's header row or a title ("Aspect Batch Gradient Descent
+    Stochastic Gradient Descent (SGD) …"): three words or more, every one capitalised
+    bar short linking words. It names columns or a topic; it states nothing."""
+    words = line.split()
+    return len(words) >= 3 and all(_HEADER_WORD.match(w) for w in words)

@@ -149,12 +149,15 @@ def test_question_words_excuse_an_echo_but_not_a_claim_about_something_else(inde
     ("A transformer is faster than an RNN on short sequences.", "other way"),
     ("GANs consist of a generator and a discriminator.", ""),
     ("Denoising autoencoders add noise to the input and learn to remove the noise.", ""),
+    # a table's header row copied as a sentence names columns and states nothing
+    ("Aspect Recurrent Network Transformer Model.", "fragment"),
 ])
 def test_rules_on_sentences_a_second_read_found(sentence, reason):
     from rag.citations import unsupported_reason
 
     p = passage(7, "Notes", "An RNN is faster than a transformer on short sequences. GANs consist of a generator "
-                "and a discriminator. Denoising autoencoders add noise to the input and learn to remove the noise.")
+                "and a discriminator. Denoising autoencoders add noise to the input and learn to remove the noise.\n"
+                "Aspect Recurrent Network Transformer Model\nSpeed Slow on long sequences Fast in parallel")
     got = unsupported_reason(sentence, p)
     assert (reason in got) if reason else got == ""
 
