@@ -127,6 +127,11 @@ def _base_forms(word: str) -> set[str]:
                 out |= {base, base + "e"}
                 if len(base) >= 2 and base[-1] == base[-2]:
                     out.add(base[:-1])  # "capping" -> "cap"
+        for suffix in ("ier", "iest", "ies", "ied"):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 2:
+                out.add(w[: -len(suffix)] + "y")  # "tinier" -> "tiny", "noisier" -> "noisy"
+        if w.endswith("est") and len(w) >= 7:
+            out |= {w[:-3], w[:-3] + "e"}  # "smallest" -> "small", "widest" -> "wide"
     return out
 
 
