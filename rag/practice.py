@@ -13,8 +13,8 @@ The score is the share of points covered, each point weighted by how many source
 make it. Thresholds are named constants below; how they were chosen is in
 ``eval/README.md`` (the cover thresholds on round 1 of ``eval/practice.jsonl``; the
 clause, sibling and swapped-role rules by reading every disagreement on all 74 answers
-with both label files; the comparison, "instead of", header-row and subject rules by
-reading round 3's; all 104 are tuning data now, round 4 is held out).
+with both label files; the comparison, "instead of", number, direction and subject rules
+by reading rounds 3 and 4; all 140 are tuning data now, round 5 is held out).
 """
 
 from __future__ import annotations
@@ -322,14 +322,14 @@ def _comparisons(text: str) -> set[tuple[int, str]]:
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]\d)")
 _TOWARD = re.compile(r"\b(?:to|into)\b", re.I)
-_AFTER_TOWARD = re.compile(r"^\s*((?:[\w-]+\s+){0,3}[\w-]+)")
 DIRECTION_WORDS = 4  # what "to"/"into" leads to: the last content word of the next few
+_AFTER_TOWARD = re.compile(rf"^\s*((?:[\w-]+\s+){{0,{DIRECTION_WORDS - 1}}}[\w-]+)")
 
 
 def _directions(text: str) -> set[tuple[str, str]]:
     """(from, to) pairs of content words around "to"/"into": "a function of time to a
-    function of frequency" gives ("time", "frequency"). The word just before must be a
-    content word, so "used to prevent" gives nothing."""
+    function of frequency" gives ("time", "frequency"). Incidental pairs ("used to
+    prevent overfitting") are harmless: only a pair the other side has reversed counts."""
     out = set()
     for m in _TOWARD.finditer(text):
         before = re.findall(r"[\w-]+", text[max(0, m.start() - 40):m.start()])
@@ -347,8 +347,11 @@ def contradicts(claim: str, passage_sentence: str) -> bool:
 
     Signs about wording rather than meaning, because sentence embeddings barely move
     when a statement is negated: a negation on one side whose denied words the other
-    side asserts ("no memory of previous inputs" / "a memory of previous inputs"); a
-    pair of opposite words ("dense" / "zero", "inference" / "training"), each side
+    side asserts ("no memory of previous inputs" / "a memory of previous inputs"), or
+    each side denying what the other asserts ("the sum instead of a moving average");
+    a comparison turned round ("faster than SGD" / "slower than SGD"); a direction
+    turned round ("frequency into time" / "time to frequency"); numbers that differ;
+    a pair of opposite words ("dense" / "zero", "inference" / "training"), each side
     read without its negated spans.
     """
     claim, passage_sentence = claim.replace("’", "'"), passage_sentence.replace("’", "'")
