@@ -127,7 +127,7 @@ def _meaning_text(sentence: str, subject: str) -> str:
     m = _LABEL.match(sentence)
     label, rest = (m.group(1), m.group(2)) if m and len(m.group(1).split()) <= 5 else ("", sentence)
     named = bool(set(re.findall(r"[a-z0-9]+", label.lower())) - _LABEL_WORDS)
-    if _ANAPHOR.match(rest) and (named or subject):
+    if _ANAPHOR.match(rest):
         who = label if named else subject
         return _ANAPHOR.sub(lambda a: who + ("'s" if a.group(1).lower() == "its" else ""), rest, count=1)
     return sentence if named else rest
@@ -213,8 +213,6 @@ _FRAME = re.compile(r"^\s*(?:(?:what|how|why|when|which|explain|describe|define|
                     r"is|are|does|do|did|a|an|the|of|role|purpose|concept|idea|behind|meant|by|limitations?|"
                     r"advantages?|disadvantages?|benefits?|drawbacks?|importance|significance|and|using)\b[\s,]*)+",
                     re.I)
-# "the difference between X and Y": an "It" in the answer could be either of them
-_COMPARES = re.compile(r"\b(?:differen\w*|compar\w*|versus|vs)\b", re.I)
 _ASKS_MORE = re.compile(r"\s*(?:,\s*(?:and\s+)?|\band\s+)(?:how|why|what|when|which|its|their)\b.*$", re.I)
 _TAIL = re.compile(r"\s+(?:work|works|important|needed|used|mean|do)$", re.I)
 _ANAPHOR = re.compile(r"^(it|this|they|these|that|its)\b", re.I)
@@ -222,8 +220,6 @@ _ANAPHOR = re.compile(r"^(it|this|they|these|that|its)\b", re.I)
 
 def question_subject(question: str) -> str:
     """What the question asks about: "How do GANs work?" -> "GANs" (for "It ..." in an answer)."""
-    if _COMPARES.search(question):
-        return ""
     q = _ASKS_MORE.sub("", question.strip().rstrip("?.! "))
     q = _TAIL.sub("", _FRAME.sub("", q)).strip()
     return q or question
