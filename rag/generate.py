@@ -9,7 +9,9 @@ Backends:
   (``RAG_API_BASE``, ``RAG_API_MODEL``, ``RAG_API_KEY``).
 - ``extractive``: quotes (``rag.answer``); also the fallback when a model fails.
 
-Retrieval decides first: a refused question never reaches a model. Passages go into
+Retrieval decides first: a refused question never reaches a model as a question to
+answer (it may be asked to name what the question describes, which is then searched
+for: ``name_concept``). Passages go into
 the prompt fenced and numbered as data; the model's text is checked by
 ``rag.citations`` when it completes.
 """
@@ -43,6 +45,7 @@ __all__ = [
     "prefix_messages",
     "warm_local",
     "compare_with_model",
+    "name_concept",
     "LOCAL_MODEL_SHA256",
 ]
 
@@ -324,6 +327,33 @@ def generate_text(name: str, messages, settings, on_token=None, max_tokens: int 
 _DECLINE = re.compile(r"\b(?:passages?|sources?|context|provided (?:text|information)|information provided)\b"
                       r".{0,60}\b(?:not|no|cannot|can't|don't|doesn't|unable)\b"
                       r"|\b(?:cannot|can't|unable to)\s+answer\b", re.I)
+
+
+# Asked after the shared prefix (so the evaluated rules and examples are reused) when
+# retrieval refused a question: a description ("the table of true and false positives
+# and negatives") embeds far from the passage about the thing it describes, which a
+# 1.5B model names in a few tokens ("confusion matrix"). The name is only searched
+# for; retrieval still decides whether the sources cover it (``Pipeline.answer``).
+NAME_TASK = ("No passages this time. The question below may describe a machine-learning or deep-learning "
+             "concept without naming it. Reply with only the concept's standard name, in a few words, "
+             "or NONE if it is not about machine learning.\nQuestion: ")
+NAME_TOKENS = 16
+MAX_NAME_WORDS = 6
+
+
+def name_concept(question: str, name: str, settings) -> str | None:
+    """The standard name of the concept ``question`` describes, by model ``name``; None
+    when the model says it is not about machine learning, replies with more than a short
+    name, or fails (the refusal then stands)."""
+    messages = [*prefix_messages(), {"role": "user", "content": NAME_TASK + question}]
+    try:
+        text, _ = generate_text(name, messages, settings, None, NAME_TOKENS)
+    except GenerationError:
+        return None
+    term = re.sub(r"\s*\[\d+\]", "", text.strip().split("\n", 1)[0]).strip(" .:;\"'*`")  # "Gradient descent [1]"
+    if not term or term.upper().startswith("NONE") or len(term.split()) > MAX_NAME_WORDS:
+        return None
+    return term
 
 
 def _declines(text: str) -> bool:

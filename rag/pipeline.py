@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from rag.config import Settings
+from rag.errors import RagError
 from rag.index import Index, open_index
 from rag.records import Answer, SearchResult
 
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
 from rag.retrieve import Retriever
 
 __all__ = ["Pipeline"]
+
+# A refused question this long may describe a thing instead of naming it ("the table of
+# true and false positives and negatives"); a shorter one names its subject itself.
+MIN_DESCRIPTION_WORDS = 4
 
 
 class Pipeline:
@@ -67,7 +72,12 @@ class Pipeline:
 
         name = resolve_generator(generator, self.settings)
         if result.refused:
-            return refusal(result.question, name)
+            named = self._search_named(result, name) if name != "extractive" else None
+            if named is None:
+                return refusal(result.question, name)
+            answer = self.answer(named, generator=name, on_token=on_token)
+            return replace(answer, notices=(f"searched for “{named.searched_as}”, the term the question "
+                                            "seems to describe",) + answer.notices)
         missing_parts = [p for p in result.parts if any(t.lower() in p.text.lower() for t in result.missing)]
         if result.missing and (not result.parts or len(missing_parts) == len(result.parts)):
             return extractive_answer(result, self.index.encoder, missing=result.missing)
@@ -80,6 +90,32 @@ class Pipeline:
             answer = replace(answer, text=f"{not_mentioned_text(result.missing)} {answer.text}",
                              missing=result.missing)
         return answer
+
+    def _search_named(self, result: SearchResult, name: str) -> SearchResult | None:
+        """A refused question searched again by the name of what it describes (model ``name``
+        names it), or None. Only a description is named (``MIN_DESCRIPTION_WORDS`` content
+        words or more). The new search must be covered on its own, with no missing term,
+        and its best passage must write every word of the name: the model only suggests
+        what to look for; the sources decide whether they hold it."""
+        from rag.generate import name_concept
+        from rag.keyword import tokenize
+
+        if len(tokenize(result.question)) < MIN_DESCRIPTION_WORDS:
+            return None  # "diffusion models" names its subject; a model would only swap it for a near one ("GAN")
+        term = name_concept(result.question, name, self.settings)
+        if not term:
+            return None
+        try:
+            found = self.search(term, len(result.hits) or None, list(result.sources) or None)
+        except RagError:
+            return None
+        if found.refused or found.missing or not found.hits:
+            return None
+        top = found.hits[0].passage
+        said = set(tokenize(f"{top.title or ''} {top.answer}"))
+        if not set(tokenize(term)) <= said:
+            return None  # "gradient boosting" finds passages about gradients, not boosting
+        return replace(found, question=result.question, searched_as=term)
 
     def compare(
         self,

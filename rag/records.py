@@ -120,6 +120,7 @@ class SearchResult:
     corrections: tuple[tuple[str, str], ...] = ()
     missing: tuple[str, ...] = ()
     parts: tuple[PartHits, ...] = ()
+    sources: tuple[str, ...] = ()  # the source filter it was searched with (file names; empty: all)
 
     def to_json(self) -> dict:
         """``rag search --json`` output."""

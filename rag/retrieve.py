@@ -25,7 +25,7 @@ far from all of them (chosen in the tuning sets' gap; the curve is in the README
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -157,7 +157,8 @@ class Retriever:
         if k < 1:
             raise UserError("k must be at least 1")
         question = clean_question(question)
-        allowed = self.mask(self.resolve_sources(sources), include_boilerplate)
+        resolved = self.resolve_sources(sources)
+        allowed = self.mask(resolved, include_boilerplate)
         plan = self.plan(question)
         sig = self.signals(plan.search_text)
         if plan.search_text != question:
@@ -166,7 +167,7 @@ class Retriever:
             typed = self.signals(question)
             sig = self._fuse(np.maximum(sig.dense, typed.dense), np.maximum(sig.title, typed.title), sig.keyword)
         if not plan.parts:
-            return self.rank(question, sig, allowed, k, plan)
+            return replace(self.rank(question, sig, allowed, k, plan), sources=resolved)
         part_sigs = [self.signals(p) for p in plan.parts]
         merged = np.maximum.reduce([sig.fused] + [ps.fused - self.params.part_margin for ps in part_sigs])
         dense = np.maximum.reduce([sig.dense] + [ps.dense for ps in part_sigs])
@@ -176,7 +177,7 @@ class Retriever:
             sub = self.rank(text, ps, allowed, 3)
             parts.append(PartHits(text, sub.hits, sub.confidence, self._part_covered(text, sub)))
         first = int(np.argmax(np.where(allowed, sig.fused, -np.inf)))
-        return self.rank(question, whole, allowed, k, plan, tuple(parts), first)
+        return replace(self.rank(question, whole, allowed, k, plan, tuple(parts), first), sources=resolved)
 
     def plan(self, question: str) -> QueryPlan:
         """Typos corrected, missing terms and parts of a clean question (``rag.query``)."""

@@ -21,11 +21,46 @@ def _no_model_call(*_a, **_k):
     raise AssertionError("a model was called for a refused question")
 
 
-def test_refusal_never_calls_a_model(pipeline, monkeypatch):
-    monkeypatch.setitem(generate._BACKENDS, "local", _no_model_call)
-    monkeypatch.setitem(generate._BACKENDS, "api", _no_model_call)
+def _naming_model(name: str, asked: list):
+    """A stand-in backend: names the concept with ``name`` when asked to, writes nothing otherwise."""
+    def stream(messages, settings, max_tokens):
+        asked.append(messages[-1]["content"])
+        if messages[-1]["content"].startswith(generate.NAME_TASK):
+            yield name
+    return stream
+
+
+def test_a_refused_question_is_never_answered_by_a_model(pipeline, monkeypatch):
+    asked = []
+    monkeypatch.setitem(generate._BACKENDS, "local", _naming_model("NONE", asked))
+    monkeypatch.setitem(generate._BACKENDS, "api", _naming_model("NONE", asked))
     ans = pipeline.ask("Who wrote Pride and Prejudice?", generator="auto")
     assert ans.refused and ans.text == "The sources do not cover this." and not ans.citations
+    # the model was at most asked to name what the question describes, never to answer it
+    assert all(a == generate.NAME_TASK + "Who wrote Pride and Prejudice?" for a in asked)
+
+
+def test_a_refused_description_is_searched_by_the_name_the_model_gives(pipeline, monkeypatch):
+    question = "the table of true and false positives and negatives"
+    assert pipeline.search(question).refused  # a description embeds far from its passage
+    asked = []
+    monkeypatch.setitem(generate._BACKENDS, "local", _naming_model("Confusion matrix", asked))
+    ans = pipeline.ask(question, generator="local")
+    assert not ans.refused and ans.question == question
+    assert any("confusion matrix" in (c.passage.title or "").lower() for c in ans.citations)
+    assert any("searched for “Confusion matrix”" in n for n in ans.notices)
+    assert all(s.supported for s in ans.sentences)
+
+
+@pytest.mark.parametrize("question,name", [
+    ("How does gradient boosting work in XGBoost?", "Gradient boosting"),  # no passage writes "boosting"
+    ("best recipe for chocolate cake", "NONE"),
+    ("best recipe for chocolate cake", "A chocolate cake is made by mixing flour, sugar, cocoa and eggs"),
+])
+def test_a_name_the_sources_do_not_hold_leaves_the_refusal(pipeline, monkeypatch, question, name):
+    monkeypatch.setitem(generate._BACKENDS, "local", _naming_model(name, []))
+    ans = pipeline.ask(question, generator="local")
+    assert ans.refused and not ans.citations and not ans.notices
 
 
 def test_prompt_fences_passages_as_data_and_leaves_titles_out(pipeline):
@@ -185,6 +220,14 @@ def test_local_model_end_to_end(pipeline, model_file):
         assert s.supported and s.cites
         cited = " ".join(ans.citations[n - 1].passage.text.lower() for n in s.cites)
         assert "gru" in cited or "gated" in cited
+
+
+@needs_local
+def test_local_model_names_what_a_refused_question_describes(pipeline, model_file):
+    ans = pipeline.ask("the table of true and false positives and negatives", generator="local")
+    assert not ans.refused and any(c.passage.source == "004_72fcb9cbaed1c214.txt" for c in ans.citations)
+    assert any(n.startswith("searched for") for n in ans.notices)
+    assert pipeline.ask("best recipe for chocolate cake", generator="local").refused
 
 
 # Questions a new user asked the default chat (issue 10), on the real local model.

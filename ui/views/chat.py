@@ -58,6 +58,8 @@ def _reply(pipe, opts: dict, prompt: str, messages: list[dict]) -> None:
             with below.container():
                 show_answer(quotes, f"{key}q", final=False)
             written.caption(f"The {name} model is writing an answer from these passages…")
+        elif name != "extractive" and result.refused:
+            written.caption(f"No passage matches this well; asking the {name} model what it describes…")
     except RagError as exc:
         _warn(messages, str(exc))
         return
