@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.citations import supports
+from rag.citations import _NUMBER, supports  # one notion of a number for both checks
 from rag.context import candidate_sentences, is_hollow, looks_like_instruction
 from rag.keyword import tokenize
 from rag.records import Citation, Passage
@@ -322,7 +322,6 @@ def _comparisons(text: str) -> set[tuple[int, str]]:
     return out
 
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]\d)")
 _TOWARD = re.compile(r"\b(?:to|into)\b", re.I)
 DIRECTION_WORDS = 4  # what "to"/"into" leads to: the last content word of the next few
 _AFTER_TOWARD = re.compile(rf"^\s*((?:[\w-]+\s+){{0,{DIRECTION_WORDS - 1}}}[\w-]+)")

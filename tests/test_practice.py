@@ -100,9 +100,9 @@ def test_question_subject_reads_the_frame_off():
     ("Speed Very slow for large datasets Very fast per update", False),
 ])
 def test_a_table_header_row_is_not_a_point(line, header):
-    from rag.text import is_header_row as _header_row
+    from rag.text import is_header_row
 
-    assert _header_row(line) is header
+    assert is_header_row(line) is header
 
 
 # --------------------------------------------------------------------------- grading
