@@ -262,6 +262,12 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     (r"absolute", r"squares?|squared"),
     (r"average|mean", r"maximum"),
     (r"pre-?trained", r"from scratch|random(?:ly initiali[sz]ed)? weights"),
+    # what training changes against what it leaves alone ("the weights stay fixed")
+    (r"(?:stay|stays|remain|remains|kept|keeps?) (?:fixed|constant|unchanged|the same)|never (?:change|updated)",
+     r"adjust\w*|updat\w*"),
+    # where a layer sits ("the fully connected layers come first" / "at the end")
+    (r"(?:comes?|placed|go|goes|sits?) first|at the (?:beginning|start)", r"at the end|(?:comes?|placed|go|goes) last"),
+    (r"recurrent|loops? back|feed(?:s|ing)? back", r"feed-?forward"),
 )
 _OPPOSITE_RES = tuple((re.compile(rf"\b(?:{a})\b", re.I), re.compile(rf"\b(?:{b})\b", re.I)) for a, b in _OPPOSITES)
 _NEGATOR = re.compile(r"\b(?:not|no|never|cannot|can't|won't|doesn't|don't|isn't|aren't|without|neither|nor|none|"

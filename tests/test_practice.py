@@ -59,6 +59,10 @@ def own_home(tmp_path, rag_home, build_report):
     ("By default the stride is 2.", "By default, stride = 1, so the kernel moves one cell at a time.", True),
     ("Gradients past the threshold are scaled up.", "If the gradient exceeds the threshold, it is scaled down.", True),
     ("It maps a signal from frequency to time.", "It transforms a function of time to a function of frequency.", True),
+    ("The fully connected layers come first in the network.",
+     "Fully connected layers, typically at the end of the network, perform classification.", True),
+    ("The weights stay fixed during training.", "These weights are adjusted during training to minimize error.", True),
+    ("An MLP is a recurrent network.", "A multilayer perceptron is a type of feedforward neural network.", True),
     # agreeing sentences, including negations on both sides and "instead of" / "stops"
     ("Dropout is applied to the hidden layers.", "Dropout is applied to the hidden layers and not to the input "
                                                  "or output layers.", False),
@@ -74,6 +78,9 @@ def own_home(tmp_path, rag_home, build_report):
     ("It turns a function of time into one of frequency.", "It transforms a function of time to a function of "
                                                            "frequency.", False),
     ("A 3 by 3 kernel is common.", "Kernels are often 3 x 3 or 5 x 5.", False),
+    ("The weights are updated during training.", "The weights are adjusted during training.", False),
+    ("Unlike feedforward networks, RNNs feed their output back.", "RNNs have loops, unlike feedforward networks.",
+     False),
 ])
 def test_contradiction_table(claim, passage, expected):
     from rag.practice import contradicts
