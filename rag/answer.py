@@ -6,17 +6,24 @@ each sentence it writes carries the marker of the passage it was copied from.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rag.context import answer_passages, candidate_sentences, headed_claims, is_hollow, part_terms, select_context
 from rag.keyword import tokenize
 from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport
 from rag.text import split_sentences
 
-__all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts", "note_hollow"]
+__all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts", "complete_best",
+           "note_hollow"]
 
 MAX_SENTENCES = 4
 MAX_PER_PASSAGE = 2
 PASSAGES_CONSIDERED = 3
 QUOTE_BUDGET_CHARS = 900
+# How far (fused score) the best passage must rank above every passage a written answer
+# cites before its quote is added: near ties are the model's choice to make, a clear
+# first that it skipped is usually the passage that answers (chosen on the tuning sets).
+BEST_MARGIN = 0.1
 
 
 def refusal(question: str, generator: str, notices: tuple[str, ...] = ()) -> Answer:
@@ -150,4 +157,44 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     if answer.generator != "extractive":  # quotes need no apology for being quotes
         notices += (f"added {added} quoted sentence(s) for a part of the question the model's answer left out",)
     return Answer(answer.question, text, False, answer.generator, tuple(citations), tuple(sentences), notices,
+                  answer.removed_markers, answer.stats, answer.missing)
+
+
+def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
+    """Open a written answer with a quote of the best passage when the model cited none of it.
+
+    The 1.5B model often drops the passage that answers ("limitations of squared error
+    loss": its sentence about the mean-squared-error passage fails the check) and keeps
+    true padding from a lower one (what a loss function is). When retrieval ranks a
+    passage clearly first (``BEST_MARGIN`` above every cited one) and the answer does not
+    cite it, its best sentences for the question lead the answer, cited. One-part
+    questions only: ``complete_parts`` sees to each part of "X vs Y".
+    """
+    if answer.refused or answer.generator == "extractive" or result.parts or not result.hits:
+        return answer
+    top = result.hits[0]
+    if top.passage.kind not in ("qa", "prose") or is_hollow(top.passage):
+        return answer
+    score = {h.passage.id: h.score for h in result.hits}
+    cited = [score.get(c.passage.id, float("-inf")) for c in answer.citations]
+    if any(c.passage.id == top.passage.id for c in answer.citations) or \
+            (cited and top.score - max(cited) < BEST_MARGIN):
+        return answer
+    ctx = select_context(result.searched_as or result.question, [(top.passage, None)], encoder,
+                         per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS)
+    said = {" ".join(tokenize(s.text)) for s in answer.sentences}
+    lead = [s for s in (ctx[0].sentences if ctx else ()) if " ".join(tokenize(s)) not in said]
+    if not lead:
+        return answer
+    # The added passage becomes [1] and the model's citations follow in their order, so
+    # the markers read 1, 2, 3 down the answer.
+    renumber = {c.n: i for i, c in enumerate(answer.citations, start=2)}
+    sentences = tuple(SentenceSupport(s, (1,), True, 1.0) for s in lead) + tuple(
+        replace(s, cites=tuple(renumber.get(k, k) for k in s.cites)) for s in answer.sentences)
+    citations = (Citation(1, top.passage, " … ".join(lead)),) + tuple(
+        replace(c, n=renumber[c.n]) for c in answer.citations)
+    text = " ".join(s.text + "".join(f" [{k}]" for k in s.cites) for s in sentences)
+    notices = answer.notices + (f"added {len(lead)} quoted sentence(s) from the best-matching passage, which the "
+                                "model's answer left out",)
+    return Answer(answer.question, text, False, answer.generator, citations, sentences, notices,
                   answer.removed_markers, answer.stats, answer.missing)

@@ -140,6 +140,46 @@ def test_unsupported_sentences_are_left_out(pipeline, monkeypatch):
     assert ans.stats["dropped"] and "left out 1 sentence" in ans.notices[-1]
 
 
+def _context_sentence(pipeline, question: str, position: int) -> str:
+    """A sentence the prompt for ``question`` shows from its passage [position]."""
+    from rag.context import answer_passages, select_context
+
+    result = pipeline.search(question)
+    ctx = select_context(question, answer_passages(result), pipeline.index.encoder)
+    return ctx[position - 1].sentences[0]
+
+
+def test_an_answer_that_skips_the_clearly_best_passage_opens_with_its_quote(pipeline, monkeypatch):
+    question = "limitations of squared error loss"
+    hits = pipeline.search(question).hits
+    assert hits[0].score - hits[1].score >= 0.1  # the mean-squared-error passage is clearly first
+    reply = f"{_context_sentence(pipeline, question, 2)} [2]"  # true, but from the passage below it
+    ans = _api_pipeline(pipeline, reply, monkeypatch).ask(question, generator="api")
+    assert ans.generator == "api" and ans.citations[0].passage.id == hits[0].passage.id
+    assert ans.sentences[0].cites == (1,) and ans.sentences[-1].cites == (2,)
+    assert ans.text.endswith(reply)  # the model's sentence stays, after the quote
+    assert "mean squared error" in ans.text.split("[1]")[0].lower()
+    assert "best-matching passage" in ans.notices[-1]
+
+
+def test_a_near_tie_is_the_models_choice(pipeline, monkeypatch):
+    question = "What is an activation function?"
+    hits = pipeline.search(question).hits
+    assert hits[0].score - hits[1].score < 0.1  # several sources answer it about equally well
+    reply = f"{_context_sentence(pipeline, question, 2)} [2]"
+    ans = _api_pipeline(pipeline, reply, monkeypatch).ask(question, generator="api")
+    assert ans.generator == "api" and len(ans.citations) == 1 and ans.citations[0].passage.id != hits[0].passage.id
+    assert not any("best-matching" in n for n in ans.notices)
+
+
+def test_an_answer_citing_the_best_passage_gets_no_quote_added(pipeline, monkeypatch):
+    question = "limitations of squared error loss"
+    reply = f"{_context_sentence(pipeline, question, 1)} [1]"
+    ans = _api_pipeline(pipeline, reply, monkeypatch).ask(question, generator="api")
+    assert ans.generator == "api" and len(ans.sentences) == 1 and ans.text == reply
+    assert not any("best-matching" in n for n in ans.notices)
+
+
 def test_missing_term_is_said_and_no_model_is_called(pipeline, monkeypatch):
     monkeypatch.setitem(generate._BACKENDS, "local", _no_model_call)
     monkeypatch.setitem(generate._BACKENDS, "api", _no_model_call)
