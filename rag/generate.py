@@ -269,21 +269,21 @@ def prefix_messages() -> list[dict[str, str]]:
 # Streaming backends
 
 
-def _stream_local(messages, settings, max_tokens: int) -> Iterator[str]:
+def _stream_local(messages, settings, max_tokens: int, temperature: float = 0.1) -> Iterator[str]:
     llm = local_llm(settings.home)
     with _local_lock:
-        for chunk in llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.1,
+        for chunk in llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
                                                 top_p=0.9, stream=True):
             delta = chunk["choices"][0].get("delta", {}).get("content")
             if delta:
                 yield delta
 
 
-def _stream_api(messages, settings, max_tokens: int) -> Iterator[str]:
+def _stream_api(messages, settings, max_tokens: int, temperature: float = 0.1) -> Iterator[str]:
     from langchain_openai import ChatOpenAI
 
     model = ChatOpenAI(base_url=settings.api_base, model=settings.api_model, api_key=settings.api_key or "none",
-                       timeout=settings.timeout, max_retries=0, temperature=0.1, max_tokens=max_tokens)
+                       timeout=settings.timeout, max_retries=0, temperature=temperature, max_tokens=max_tokens)
     for chunk in model.stream([(m["role"], m["content"]) for m in messages]):
         if isinstance(chunk.content, str) and chunk.content:
             yield chunk.content
@@ -292,7 +292,8 @@ def _stream_api(messages, settings, max_tokens: int) -> Iterator[str]:
 _BACKENDS: dict[str, Callable[..., Iterator[str]]] = {"local": _stream_local, "api": _stream_api}
 
 
-def generate_text(name: str, messages, settings, on_token=None, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[str, dict]:
+def generate_text(name: str, messages, settings, on_token=None, max_tokens: int = MAX_ANSWER_TOKENS,
+                  temperature: float = 0.1) -> tuple[str, dict]:
     """Stream a completion from backend ``name``; return the text and timing stats.
 
     Raises ``GenerationError`` on failure, timeout or an empty answer.
@@ -301,7 +302,7 @@ def generate_text(name: str, messages, settings, on_token=None, max_tokens: int 
     first = None
     pieces: list[str] = []
     try:
-        with contextlib.closing(_BACKENDS[name](messages, settings, max_tokens)) as stream:
+        with contextlib.closing(_BACKENDS[name](messages, settings, max_tokens, temperature)) as stream:
             for token in stream:
                 if first is None:
                     first = time.perf_counter() - started
@@ -347,7 +348,9 @@ def name_concept(question: str, name: str, settings) -> str | None:
     name, or fails (the refusal then stands)."""
     messages = [*prefix_messages(), {"role": "user", "content": NAME_TASK + question}]
     try:
-        text, _ = generate_text(name, messages, settings, None, NAME_TOKENS)
+        # greedy: the same description gets the same name on every ask (at 0.1 an
+        # autoencoder's description was named "CNN" in one run and "Autoencoder" in another)
+        text, _ = generate_text(name, messages, settings, None, NAME_TOKENS, temperature=0.0)
     except GenerationError:
         return None
     term = re.sub(r"\s*\[\d+\]", "", text.strip().split("\n", 1)[0]).strip(" .:;\"'*`")  # "Gradient descent [1]"

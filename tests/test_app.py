@@ -97,7 +97,7 @@ def local_model(monkeypatch, rag_home, build_report):
 
     state = {"calls": [], "mode": "copy"}
 
-    def backend(messages, settings, max_tokens):
+    def backend(messages, settings, max_tokens, temperature=0.1):
         state["calls"].append(messages)
         if state["mode"] == "fail":
             raise RuntimeError("model crashed")

@@ -23,7 +23,7 @@ def _no_model_call(*_a, **_k):
 
 def _naming_model(name: str, asked: list):
     """A stand-in backend: names the concept with ``name`` when asked to, writes nothing otherwise."""
-    def stream(messages, settings, max_tokens):
+    def stream(messages, settings, max_tokens, temperature=0.1):
         asked.append(messages[-1]["content"])
         if messages[-1]["content"].startswith(generate.NAME_TASK):
             yield name
@@ -50,6 +50,19 @@ def test_a_refused_description_is_searched_by_the_name_the_model_gives(pipeline,
     assert any("confusion matrix" in (c.passage.title or "").lower() for c in ans.citations)
     assert any("searched for “Confusion matrix”" in n for n in ans.notices)
     assert all(s.supported for s in ans.sentences)
+
+
+def test_naming_is_greedy_so_a_description_is_named_the_same_way_every_time(pipeline, monkeypatch):
+    temperatures = []
+
+    def stream(messages, settings, max_tokens, temperature=0.1):
+        temperatures.append(temperature)
+        yield "Confusion matrix"
+
+    monkeypatch.setitem(generate._BACKENDS, "local", stream)
+    assert generate.name_concept("the table of true and false positives and negatives", "local",
+                                 pipeline.settings) == "Confusion matrix"
+    assert temperatures == [0.0]
 
 
 @pytest.mark.parametrize("question,name", [

@@ -529,7 +529,7 @@ def stand_in_model(monkeypatch):
 
     state = {"calls": 0, "mode": "grounded"}
 
-    def backend(messages, settings, max_tokens):
+    def backend(messages, settings, max_tokens, temperature=0.1):
         state["calls"] += 1
         if state["mode"] == "grounded":
             text = f"Your answer did not mention that {_first_passage_sentence(messages)} [1]"
