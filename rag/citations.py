@@ -58,6 +58,7 @@ CLAUSE_COVERAGE = 0.6  # the same for each side of a comparison
 # this share of its words in a window (paraphrases swap words for synonyms).
 PARAPHRASE_SIMILARITY = 0.8
 PARAPHRASE_COVERAGE = 0.6
+NAMING_WORDS = 3  # a question of fewer content words names its subject ("bias variance"), not describes it
 RARE_SHARE = 0.05  # a technical word in at most this share of passages is a specific term
 NEGATED_SHARE = 0.3  # of the claim's words, in a passage clause that negates them
 # "n't" covers can't/won't/doesn't…, with either apostrophe (the corpus writes "can’t").
@@ -488,7 +489,15 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
             low = word.lower().replace("’", "'").split("'")[0]  # "you're", "network's"
             stems = tokenize(low)
             vocab_stems = _stems(low)
-            if not stems or not is_technical(low) or all(t in ev.tokens for t in stems):
+            if not stems or all(t in ev.tokens for t in stems):
+                continue
+            if not is_technical(low):
+                # An English word of a question that names its subject, used by no source,
+                # is the topic the sources lack ("bias variance": "The aim is to minimize
+                # the variance …" written onto a passage that says it of the cost). Longer
+                # questions describe, and answers may echo their words ("throw away").
+                if len(asked) < NAMING_WORDS and _words(low) & asked and not vocab.knows(low):
+                    return f"“{word}” is in no source"
                 continue
             if word.islower() and _VERB_FORM.search(low):
                 continue  # "mitigate", "visualize", "rectified": English verbs, not terms

@@ -237,6 +237,19 @@ def test_unwrap_strips_nested_wrappers_but_keeps_a_bare_one():
     assert _unwrap("In addition to dropout, pooling helps.") == "In addition to dropout, pooling helps."
 
 
+def test_a_word_no_source_uses_is_not_excused_by_a_question_that_names_it(index):
+    cost = passage(7, "What is the cost function in deep learning?", "A cost function measures the difference "
+                   "between the predicted output and the actual target values. The aim is to minimize the cost so "
+                   "that predictions get closer to the actual results.")
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in [P[0], cost]])  # no "variance" anywhere
+    swapped = "The aim is to minimize the variance so that predictions get closer to the actual results. [1]"
+    # "bias variance" names its subject, a topic no source has: the sentence is about variance
+    assert not check_citations(swapped, [cost], index.encoder, vocab, "bias variance").sentences[0].supported
+    # the passage's own sentence stays supported for the same question
+    own = "The aim is to minimize the cost so that predictions get closer to the actual results. [1]"
+    assert check_citations(own, [cost], index.encoder, vocab, "bias variance").sentences[0].supported
+
+
 def test_a_bare_name_answers_a_question_that_describes_it(index):
     """"Dropout [1]" to "the trick that switches off neurons" stands, cited, when the cited
     passage is about dropout; a name the cited passage is not about, or uncited, does not."""
