@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from rag.context import answer_passages, candidate_sentences, headed_claims, is_hollow, part_terms, select_context
 from rag.keyword import tokenize
-from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport
+from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport, cited_text
 from rag.text import split_sentences
 
 __all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts", "complete_best",
@@ -152,7 +152,7 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
         added += 1
     if not added:
         return answer
-    text = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
+    text = cited_text(sentences)
     notices = answer.notices
     if answer.generator != "extractive":  # quotes need no apology for being quotes
         notices += (f"added {added} quoted sentence(s) for a part of the question the model's answer left out",)
@@ -177,9 +177,8 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
         return answer
     score = {h.passage.id: h.score for h in result.hits}
     cited = [score.get(c.passage.id, float("-inf")) for c in answer.citations]
-    if any(c.passage.id == top.passage.id for c in answer.citations) or \
-            (cited and top.score - max(cited) < BEST_MARGIN):
-        return answer
+    if cited and top.score - max(cited) < BEST_MARGIN:
+        return answer  # the best passage is cited, or one about as good
     ctx = select_context(result.searched_as or result.question, [(top.passage, None)], encoder,
                          per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS)
     said = {" ".join(tokenize(s.text)) for s in answer.sentences}
@@ -193,7 +192,7 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
         replace(s, cites=tuple(renumber.get(k, k) for k in s.cites)) for s in answer.sentences)
     citations = (Citation(1, top.passage, " … ".join(lead)),) + tuple(
         replace(c, n=renumber[c.n]) for c in answer.citations)
-    text = " ".join(s.text + "".join(f" [{k}]" for k in s.cites) for s in sentences)
+    text = cited_text(sentences)
     notices = answer.notices + (f"added {len(lead)} quoted sentence(s) from the best-matching passage, which the "
                                 "model's answer left out",)
     return Answer(answer.question, text, False, answer.generator, citations, sentences, notices,

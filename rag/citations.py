@@ -27,7 +27,7 @@ import numpy as np
 
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
-from rag.records import Citation, Passage, SentenceSupport
+from rag.records import Citation, Passage, SentenceSupport, cited_text
 from rag.text import is_header_row, split_sentences
 
 
@@ -620,7 +620,7 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
         score = float(max((support[c - 1] for c in keep), default=support.max(initial=0.0)))
         sentences.append(SentenceSupport(sent, tuple(new), bool(keep), score))
 
-    rendered = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
+    rendered = cited_text(sentences)
     citations = tuple(Citation(n, passages[pi], quotes[pi]) for pi, n in sorted(order.items(), key=lambda x: x[1]))
     return CheckedAnswer(rendered, tuple(sentences), citations, removed, reattached)
 
@@ -648,5 +648,5 @@ def keep_supported(checked: CheckedAnswer) -> CheckedAnswer:
         new = tuple(order.setdefault(n, len(order) + 1) for n in s.cites)
         kept.append(SentenceSupport(s.text, new, True, s.support))
     citations = tuple(Citation(new, by_n[old].passage, by_n[old].quote) for old, new in order.items())
-    text = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in kept)
+    text = cited_text(kept)
     return CheckedAnswer(text, tuple(kept), citations, checked.removed_markers, checked.reattached)

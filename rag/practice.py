@@ -29,7 +29,7 @@ import numpy as np
 from rag.citations import _NUMBER, supports  # one notion of a number for both checks
 from rag.context import candidate_sentences, is_hollow, looks_like_instruction
 from rag.keyword import tokenize
-from rag.records import Citation, Passage
+from rag.records import Citation, Passage, cited_text
 from rag.text import split_sentences
 
 __all__ = [
@@ -900,6 +900,6 @@ def model_feedback(pipeline, fb: Feedback, generator: str, on_token=None):
         return Answer(fb.question, "", False, "extractive", notices=(
             f"the {name} model's feedback is not supported by the sources; the point lists are the feedback",),
             stats=stats)
-    rendered = " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
+    rendered = cited_text(sentences)
     return Answer(fb.question, rendered, False, name, tuple(citations.values()), tuple(sentences), notices,
                   stats=stats)

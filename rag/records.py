@@ -15,6 +15,7 @@ __all__ = [
     "PartHits",
     "Citation",
     "SentenceSupport",
+    "cited_text",
     "Answer",
     "REFUSAL_TEXT",
 ]
@@ -162,6 +163,11 @@ class SentenceSupport:
         """One element of ``sentences`` in ``rag ask --json``."""
         return {"text": self.text, "cites": list(self.cites), "supported": self.supported,
                 "support": round(self.support, 3)}
+
+
+def cited_text(sentences) -> str:
+    """An answer's text from its sentences, each followed by its markers ("… [1] [2]")."""
+    return " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
 
 
 @dataclass(frozen=True)
