@@ -253,6 +253,7 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     (r"train(?:ing)?", r"inference|test(?:ing)?(?: time)?|prediction time"),
     (r"(?<!un)supervised", r"unsupervised"),
     (r"vanish\w*", r"explod\w*"),
+    (r"positive", r"negative"),
     (r"up", r"down"),
     (r"above|exceed\w*", r"below"),
     (r"(?<!non-)(?<!non)linear(?:ly)?", r"non-?linear\w*"),
@@ -263,8 +264,8 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     (r"average|mean", r"maximum"),
     (r"pre-?trained", r"from scratch|random(?:ly initiali[sz]ed)? weights"),
     # what training changes against what it leaves alone ("the weights stay fixed")
-    (r"(?:stay|stays|remain|remains|kept|keeps?) (?:fixed|constant|unchanged|the same)|never (?:change|updated)",
-     r"adjust\w*|updat\w*"),
+    (r"(?:stay|stays|remain|remains|kept|keeps?|are|is) (?:fixed|constant|unchanged|the same)|never (?:change|updated)",
+     r"adjust\w*|updat\w*|learnable|optimi[sz]ed"),
     # where a layer sits ("the fully connected layers come first" / "at the end")
     (r"(?:comes?|placed|go|goes|sits?) first|at the (?:beginning|start)", r"at the end|(?:comes?|placed|go|goes) last"),
     (r"recurrent|loops? back|feed(?:s|ing)? back", r"feed-?forward"),
@@ -474,7 +475,7 @@ def _roles(sentences, mentions, siblings):
 SWAP_MIN_WORDS = 2  # what the user says of a term must share this many words with what the passages say of the other
 
 
-def _swapped(unit: str, ev: "_Evidence", question_words: set[str]) -> bool:
+def _swapped(unit: str, ev: "_Evidence", question_words: set[str], strict: bool = False) -> bool:
     """Whether ``unit`` says of one term what the passages say of its counterpart: "the
     generator classifies them as real or fake" (the discriminator "tries to distinguish
     between real and fake samples"); "L2 is the one that sets weights to zero" (L1 "can
@@ -482,7 +483,12 @@ def _swapped(unit: str, ev: "_Evidence", question_words: set[str]) -> bool:
     its other words (not the question's, not common) match a passage sentence or clause
     about the counterpart better than any about the term itself, by at least
     ``SWAP_MIN_WORDS``, and it does not contradict that sentence (a contrast, "unsupervised
-    learning uses data without labels", names the opposite on purpose)."""
+    learning uses data without labels", names the opposite on purpose).
+
+    ``strict`` also asks for one-sided evidence: a word the passages use only of the
+    counterpart, and none they use only of the term itself ("the generator tries to
+    produce fake samples that look real" borrows the discriminator's "tries ... real and
+    fake samples", but "produce" is the generator's own)."""
     toks = tokenize(unit)
     if not toks or not ev.roles or toks[0] not in ev.roles:
         return False
@@ -503,7 +509,136 @@ def _swapped(unit: str, ev: "_Evidence", question_words: set[str]) -> bool:
 
         own, other = best(a, b), best(b, a)
         if other[0] >= SWAP_MIN_WORDS and other[0] > own[0] and not contradicts(unit, other[1]):
+            if not strict:
+                return True
+            of_a = set().union(*(m for _, m in ev.role_texts if a in m and b not in m))
+            of_b = set().union(*(m for _, m in ev.role_texts if b in m and a not in m))
+            if said & (of_b - of_a) and not said & (of_a - of_b):
+                return True
+    return False
+
+
+def _clause_tokens(sentence: str) -> list[list[str]]:
+    """The sentence's clauses as token lists; a clause too short to say anything ("the
+    decoder" before ", which reads ...") is joined to the next."""
+    out, carry = [], []
+    for c in _CLAUSE.split(sentence):
+        toks = carry + tokenize(c)
+        if len(toks) < 3:
+            carry = toks
+            continue
+        out.append(toks)
+        carry = []
+    if carry and out:
+        out[-1] += carry
+    return out
+
+
+_FOR = {"for", "in", "with"}  # "X for regression": what is said of a term comes before it
+LIST_GAP = 2  # two terms this close in a passage sentence are listed together, not told apart
+
+
+def _said_of(text: str, x: str, y: str) -> set[str]:
+    """What a passage sentence says of ``x`` rather than of ``y``: all of it when it does
+    not name ``y``; nothing when it lists the two together ("the input gate, forget gate
+    and output gate"); else, when each follows "for" ("mean squared error for regression
+    and cross-entropy for classification"), the words before ``x`` back to ``y``;
+    otherwise the words from ``x`` up to ``y`` when ``x`` comes first, or after ``x``."""
+    tokens, after_for = [], []
+    prev = ""
+    for w in re.findall(r"[\w'-]+", text):
+        for st in tokenize(w):
+            tokens.append(st)
+            after_for.append(prev in _FOR)
+        prev = w.lower()
+    if x not in tokens:
+        return set()
+    if y not in tokens:
+        return set(tokens)
+    i, j = tokens.index(x), tokens.index(y)
+    if abs(i - j) <= LIST_GAP:
+        return set()
+    if after_for[i] and after_for[j]:
+        return set(tokens[j + 1:i]) if j < i else set(tokens[:i])
+    return set(tokens[i + 1:j]) if i < j else set(tokens[i + 1:])
+
+
+
+def _name_words(clause: list[str], texts: list[list[str]]) -> set[str]:
+    """The words that run on from the clause's first word exactly as in some passage
+    sentence ("mean squared error"): the rest of the term's name, not what is said of it."""
+    longest = 0
+    for t in texts:
+        for k, w in enumerate(t):
+            if w != clause[0]:
+                continue
+            n = 0
+            while n + 1 < len(clause) and k + n + 1 < len(t) and t[k + n + 1] == clause[n + 1]:
+                n += 1
+            longest = max(longest, n)
+    return set(clause[1:1 + longest])
+
+
+def _counterparts(a: str, b: str, raw: list[str], texts: list[list[str]]) -> bool:
+    """Whether the passages treat ``a`` and ``b`` as two of a kind: the heads of two clauses
+    of one sentence ("a large learning rate can overshoot ..., while a very small
+    learning rate ..."), or items of one list ("the input gate, forget gate and output
+    gate"; "the generator and the discriminator")."""
+    for t in texts:
+        if a in t and b in t:
+            i, j = t.index(a), t.index(b)
+            if abs(i - j) == 1:
+                return True
+            if abs(i - j) == 2 and max(i, j) + 1 < len(t) and t[i + 1] == t[j + 1]:
+                return True
+    for text in raw:
+        heads = {c[0] for c in _clause_tokens(text)}
+        if a in heads and b in heads:
             return True
+    return False
+
+
+CROSS_MARGIN = 2  # crossed over, the two clauses share this many more words with the passages
+
+
+def _crossed(sentence: str, ev: "_Evidence", question_words: set[str]) -> bool:
+    """Whether ``sentence`` swaps what the passages say of two counterparts between its
+    clauses: "A small learning rate tends to overshoot the minimum, while a large learning
+    rate makes training extremely slow" (the passage: "A large Learning Rate can overshoot
+    the minimum while a very small Learning Rate can make training extremely slow").
+
+    Each clause opens with its term and does not name the other's; the passages treat the
+    two as counterparts (``_counterparts``). What each clause says (its words less the
+    other clause's, the question's, common words and the rest of the term's name) is
+    matched against what the passages say of each term (``_said_of``): read crossed over,
+    both clauses match at least as well, and together by ``CROSS_MARGIN`` words more. A
+    sentence whose words a passage has in the same order is that passage's."""
+    said_as_is = " ".join(tokenize(sentence))
+    if not ev.role_texts or any(said_as_is in stems for stems in ev.stems):
+        return False
+    clauses = _clause_tokens(sentence)
+    if len(clauses) < 2:
+        return False
+    raw = [t for t, _ in ev.role_texts]
+    texts = [tokenize(t) for t in raw]
+    for i, ci in enumerate(clauses):
+        for cj in clauses[i + 1:]:
+            a, b = ci[0], cj[0]
+            if a == b or a in cj or b in ci or not _counterparts(a, b, raw, texts):
+                continue
+            drop = question_words | {a, b} | _name_words(ci, texts) | _name_words(cj, texts)
+            of_a, of_b = set(ci) - set(cj) - drop, set(cj) - set(ci) - drop
+            if not of_a or not of_b:
+                continue
+
+            def match(x: str, y: str, words: set[str]) -> int:
+                return max((len(words & _said_of(t, x, y)) for t in raw), default=0)
+
+            straight_a, crossed_a = match(a, b, of_a), match(a, b, of_b)
+            straight_b, crossed_b = match(b, a, of_b), match(b, a, of_a)
+            if crossed_a >= straight_a and crossed_b >= straight_b and \
+                    crossed_a + crossed_b >= straight_a + straight_b + CROSS_MARGIN:
+                return True
     return False
 
 
@@ -656,6 +791,11 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     # the discriminator's sentence), so a swap only keeps the sentence from covering a
     # point; it is not called "not in the sources" on that evidence.
     swapped = {si for si, unit in units if si not in contradicted and _swapped(unit, ev, question_words)}
+    # ... unless the evidence is one-sided: it says something the passages say only of the
+    # other term and nothing they say only of its own ("the generator tries to spot which
+    # samples are fake"), or it swaps two terms' parts within one sentence.
+    contradicted |= {si for si, unit in units if si in swapped and _swapped(unit, ev, question_words, strict=True)}
+    contradicted |= {si for si in claims if si not in contradicted and _crossed(sents[si], ev, question_words)}
     results, covering_sents = [], set()
     numbers: dict[int, int] = {}  # passage id -> citation number, in order of first use
     for point, rows in zip(ev.points, ev.quote_owner):
