@@ -63,6 +63,8 @@ def own_home(tmp_path, rag_home, build_report):
      "Fully connected layers, typically at the end of the network, perform classification.", True),
     ("The weights stay fixed during training.", "These weights are adjusted during training to minimize error.", True),
     ("An MLP is a recurrent network.", "A multilayer perceptron is a type of feedforward neural network.", True),
+    ("Each step follows the positive gradient.", "It moves along the negative of the gradient.", True),
+    ("The weights are fixed when the network is built.", "The weights are learnable parameters.", True),
     # agreeing sentences, including negations on both sides and "instead of" / "stops"
     ("Dropout is applied to the hidden layers.", "Dropout is applied to the hidden layers and not to the input "
                                                  "or output layers.", False),
@@ -79,6 +81,7 @@ def own_home(tmp_path, rag_home, build_report):
                                                            "frequency.", False),
     ("A 3 by 3 kernel is common.", "Kernels are often 3 x 3 or 5 x 5.", False),
     ("The weights are updated during training.", "The weights are adjusted during training.", False),
+    ("Each step follows the negative gradient.", "It moves along the negative of the gradient.", False),
     ("Unlike feedforward networks, RNNs feed their output back.", "RNNs have loops, unlike feedforward networks.",
      False),
 ])
@@ -183,8 +186,8 @@ def test_wrong_or_off_source_claims_are_not_in_the_sources(pipeline, question, w
 ])
 def test_swapped_roles_cover_nothing(pipeline, question, swapped):
     """Saying of one part what the sources say of its counterpart reads like the passage
-    word for word; it must cover nothing. (It is not called "not in the sources" on word
-    counts alone: a right sentence can borrow the other part's words, see below.)"""
+    word for word; it must cover nothing. (It is called "not in the sources" only on
+    one-sided evidence, below: a right sentence can borrow the other part's words.)"""
     from rag.practice import grade, prepare
 
     ex = prepare(pipeline, question)
@@ -580,3 +583,43 @@ def test_a_right_sentence_borrowing_the_other_parts_words_is_not_called_unsuppor
     ex = prepare(pipeline, "How do GANs work?")
     right = "The generator tries to produce fake samples that look real."
     assert right not in grade(pipeline, ex, right).unsupported
+
+
+@pytest.mark.parametrize(("question", "swapped"), [
+    ("How do GANs work?", "The generator tries to spot which samples are fake."),
+    (L1L2, "L2 is the one that sets weights to zero."),
+])
+def test_a_swap_on_one_sided_evidence_is_not_in_the_sources(pipeline, question, swapped):
+    """A swapped sentence that uses a word the passages use only of the other part, and
+    none they use only of its own, is called "not in the sources"."""
+    from rag.practice import grade, prepare
+
+    ex = prepare(pipeline, question)
+    fb = grade(pipeline, ex, swapped)
+    assert swapped in fb.unsupported and fb.covered == ()
+
+
+@pytest.mark.parametrize(("question", "crossed", "straight"), [
+    ("What is Gradient Descent and its Variants?",
+     "A large learning rate makes training extremely slow, while a very small learning rate can overshoot the minimum.",
+     "A large learning rate can overshoot the minimum, while a very small learning rate makes training extremely slow."),
+    ("Explain Long Short-Term Memory (LSTM) networks.",
+     "The input gate decides what to discard from the previous cell state, while the forget gate decides what new "
+     "information to add to the cell state.",
+     "The forget gate decides what to discard from the previous cell state, while the input gate decides what new "
+     "information to add to the cell state."),
+    ("What is the Transformer model?",
+     "It has two main parts: the decoder, which reads the input, and the encoder, which produces the output.",
+     "It has two main parts: the encoder, which reads the input, and the decoder, which produces the output."),
+])
+def test_two_parts_crossed_in_one_sentence_are_not_in_the_sources(pipeline, question, crossed, straight):
+    """Two counterparts' parts exchanged between the clauses of one sentence read like the
+    passage word for word; crossed, the sentence is not in the sources, and the same words
+    the right way round are."""
+    from rag.practice import grade, prepare
+
+    ex = prepare(pipeline, question)
+    assert crossed in grade(pipeline, ex, crossed).unsupported
+    right = grade(pipeline, ex, straight)
+    assert straight not in right.unsupported and right.covered
+
