@@ -257,7 +257,7 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     (r"up", r"down"),
     (r"above|exceed\w*", r"below"),
     (r"(?<!non-)(?<!non)linear(?:ly)?", r"non-?linear\w*"),
-    (r"same|identical|equal", r"different|differ\w*"),
+    (r"same|identical|equal", r"different|differ\w*|opposite"),
     (r"parallel", r"one at a time|one by one|sequentially"),
     (r"dense", r"sparse|zero"),
     (r"absolute", r"squares?|squared"),
@@ -607,7 +607,9 @@ def _crossed(sentence: str, ev: "_Evidence", question_words: set[str]) -> bool:
     rate makes training extremely slow" (the passage: "A large Learning Rate can overshoot
     the minimum while a very small Learning Rate can make training extremely slow").
 
-    Each clause opens with its term and does not name the other's; the passages treat the
+    Each clause opens with its term (or names it first of the words the question and the
+    other clause do not use: "If the learning rate is too low, ...") and does not name the
+    other's; the passages treat the
     two as counterparts (``_counterparts``). What each clause says (its words less the
     other clause's, the question's, common words and the rest of the term's name) is
     matched against what the passages say of each term (``_said_of``): read crossed over,
@@ -621,24 +623,30 @@ def _crossed(sentence: str, ev: "_Evidence", question_words: set[str]) -> bool:
         return False
     raw = [t for t, _ in ev.role_texts]
     texts = [tokenize(t) for t in raw]
+    def heads(clause: list[str], other: list[str]) -> list[str]:
+        # its first word, and its first word neither the question nor the other clause
+        # uses ("If the learning rate is too low, ..." is about "low")
+        own = [t for t in clause if t not in question_words and t not in other]
+        return list(dict.fromkeys(clause[:1] + own[:1]))
+
+    def match(x: str, y: str, words: set[str]) -> int:
+        return max((len(words & _said_of(t, x, y)) for t in raw), default=0)
+
     for i, ci in enumerate(clauses):
         for cj in clauses[i + 1:]:
-            a, b = ci[0], cj[0]
-            if a == b or a in cj or b in ci or not _counterparts(a, b, raw, texts):
-                continue
-            drop = question_words | {a, b} | _name_words(ci, texts) | _name_words(cj, texts)
-            of_a, of_b = set(ci) - set(cj) - drop, set(cj) - set(ci) - drop
-            if not of_a or not of_b:
-                continue
-
-            def match(x: str, y: str, words: set[str]) -> int:
-                return max((len(words & _said_of(t, x, y)) for t in raw), default=0)
-
-            straight_a, crossed_a = match(a, b, of_a), match(a, b, of_b)
-            straight_b, crossed_b = match(b, a, of_b), match(b, a, of_a)
-            if crossed_a >= straight_a and crossed_b >= straight_b and \
-                    crossed_a + crossed_b >= straight_a + straight_b + CROSS_MARGIN:
-                return True
+            for a, b in ((a, b) for a in heads(ci, cj) for b in heads(cj, ci)):
+                if a == b or a in cj or b in ci or not _counterparts(a, b, raw, texts):
+                    continue
+                drop = question_words | {a, b} | _name_words(ci[ci.index(a):], texts) \
+                    | _name_words(cj[cj.index(b):], texts)
+                of_a, of_b = set(ci) - set(cj) - drop, set(cj) - set(ci) - drop
+                if not of_a or not of_b:
+                    continue
+                straight_a, crossed_a = match(a, b, of_a), match(a, b, of_b)
+                straight_b, crossed_b = match(b, a, of_b), match(b, a, of_a)
+                if crossed_a >= straight_a and crossed_b >= straight_b and \
+                        crossed_a + crossed_b >= straight_a + straight_b + CROSS_MARGIN:
+                    return True
     return False
 
 
@@ -816,7 +824,7 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
         results.append(PointResult(point, best is not None, sents[best[1]] if best else None, cites))
     unsupported = []
     for si in claims:
-        if si in contradicted:
+        if si in contradicted or _foreign(sents[si], ev, vocab):
             unsupported.append(sents[si])
             continue
         if si in covering_sents:
@@ -828,6 +836,20 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     total = sum(len(r.point.sources) for r in results)
     score = sum(len(r.point.sources) for r in results if r.covered) / total
     return Feedback(question, answer, tuple(results), tuple(unsupported), score, covering)
+
+
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{3,}\b")
+
+
+def _foreign(sentence: str, ev: _Evidence, vocab) -> bool:
+    """Whether the sentence names a year or a person/place (a capitalised word inside the
+    sentence) that no covering passage has and the corpus does not use: history the
+    sources do not tell ("popularized by Bahdanau and colleagues in 2014")."""
+    text = " ".join(p.answer + " " + (p.title or "") for p in ev.passages)
+    if any(y not in text for y in _YEAR.findall(sentence)):
+        return True
+    return any(not vocab.knows(w) and w not in text for w in _NAME.findall(sentence))
 
 
 def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words: set[str]) -> bool:

@@ -64,6 +64,7 @@ def own_home(tmp_path, rag_home, build_report):
     ("The weights stay fixed during training.", "These weights are adjusted during training to minimize error.", True),
     ("An MLP is a recurrent network.", "A multilayer perceptron is a type of feedforward neural network.", True),
     ("Each step follows the positive gradient.", "It moves along the negative of the gradient.", True),
+    ("The step goes in the same direction as the gradient.", "The step is taken opposite to the gradient.", True),
     ("The weights are fixed when the network is built.", "The weights are learnable parameters.", True),
     # agreeing sentences, including negations on both sides and "instead of" / "stops"
     ("Dropout is applied to the hidden layers.", "Dropout is applied to the hidden layers and not to the input "
@@ -611,6 +612,12 @@ def test_a_swap_on_one_sided_evidence_is_not_in_the_sources(pipeline, question, 
     ("What is the Transformer model?",
      "It has two main parts: the decoder, which reads the input, and the encoder, which produces the output.",
      "It has two main parts: the encoder, which reads the input, and the decoder, which produces the output."),
+    # the terms need not open their clauses
+    ("What is Gradient Descent and its Variants?",
+     "If the learning rate is too small, the model can overshoot the minimum, whereas a large learning rate makes "
+     "training extremely slow.",
+     "If the learning rate is too large, the model can overshoot the minimum, whereas a very small learning rate "
+     "makes training extremely slow."),
 ])
 def test_two_parts_crossed_in_one_sentence_are_not_in_the_sources(pipeline, question, crossed, straight):
     """Two counterparts' parts exchanged between the clauses of one sentence read like the
@@ -622,4 +629,16 @@ def test_two_parts_crossed_in_one_sentence_are_not_in_the_sources(pipeline, ques
     assert crossed in grade(pipeline, ex, crossed).unsupported
     right = grade(pipeline, ex, straight)
     assert straight not in right.unsupported and right.covered
+
+
+def test_history_the_sources_do_not_tell_is_not_in_the_sources(pipeline):
+    """A year or a name that no covering passage has, and no source uses, is not in the
+    sources even in a sentence that restates a point."""
+    from rag.practice import grade, prepare
+
+    ex = prepare(pipeline, DROPOUT)
+    history = "Dropout, which randomly turns off neurons during training, was introduced by Srivastava in 2014."
+    right = "Dropout randomly turns off neurons during training."
+    fb = grade(pipeline, ex, f"{right} {history}")
+    assert history in fb.unsupported and right not in fb.unsupported
 
