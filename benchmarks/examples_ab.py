@@ -44,9 +44,9 @@ def main(argv: list[str]) -> None:
     from rag.evaluate import evaluate_answers
     from rag.pipeline import Pipeline
 
-    variant, out, specs = argv[0], Path(argv[1]), argv[2:]
-    if variant not in ("with", "without") or not specs:
+    if len(argv) < 3 or argv[0] not in ("with", "without"):
         raise SystemExit(__doc__)
+    variant, out, specs = argv[0], Path(argv[1]), argv[2:]
     if variant == "without":
         generate.prefix_messages = lambda: [{"role": "system", "content": generate.SYSTEM_PROMPT}]
     pipe = Pipeline(Settings.from_env())
