@@ -46,7 +46,7 @@ def quote_sentences(result: SearchResult, encoder) -> list[tuple[Passage, str, s
     limit = max(PASSAGES_CONSIDERED, len([p for p in result.parts if p.covered]))
     chosen = answer_passages(result, limit)
     ctx = select_context(result.searched_as or result.question, chosen, encoder,
-                         per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS)
+                         per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS, quoting=True)
     out: list[tuple[Passage, str, str | None]] = []
     said: set[str] = set()
     # Each passage's lead sentence first (select_context keeps them in passage order),
@@ -137,7 +137,7 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
         # passages found for the part or the question, that names the part
         pool = [(p, s) for p, s, pt in quotes if pt == part.text] + [(p, s) for p, s, _ in quotes]
         pool += [(h.passage, s) for h in part.hits + result.hits[:3] if not is_hollow(h.passage)
-                 for _, s in candidate_sentences(h.passage)]
+                 for _, s in candidate_sentences(h.passage, quoting=True)]
         pool += [(h.passage, s) for h in part.hits + result.hits[:3] if not is_hollow(h.passage)
                  for s in headed_claims(h.passage)]
         pick = next(((p, s) for p, s in pool if terms <= set(tokenize(s))), None) or \
@@ -180,7 +180,7 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
     if cited and top.score - max(cited) < BEST_MARGIN:
         return answer  # the best passage is cited, or one about as good
     ctx = select_context(result.searched_as or result.question, [(top.passage, None)], encoder,
-                         per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS)
+                         per_passage=MAX_PER_PASSAGE, budget_chars=QUOTE_BUDGET_CHARS, quoting=True)
     said = {" ".join(tokenize(s.text)) for s in answer.sentences}
     lead = [s for s in (ctx[0].sentences if ctx else ()) if " ".join(tokenize(s)) not in said]
     if not lead:

@@ -22,7 +22,7 @@ from rag.context import is_heading_only
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
-from rag.text import split_sentences
+from rag.text import announces, split_sentences
 
 __all__ = ["compare_sources", "Comparison", "SourceAnswer", "Point", "COVER_ABS", "COVER_REL"]
 
@@ -101,7 +101,8 @@ class Comparison:
 
 def _gist(passage: Passage, question_vec: np.ndarray, encoder) -> str:
     """The passage sentence that best answers the question, shortened to one line."""
-    sents = [s for s in split_sentences(passage.answer) if len(tokenize(s)) >= 3] or [passage.answer or passage.text]
+    sents = [s for s in split_sentences(passage.answer) if len(tokenize(s)) >= 3 and not announces(s)] \
+        or [passage.answer or passage.text]
     vecs = encoder.encode(sents)
     scores = vecs @ question_vec + np.array([0.08 if i == 0 else 0.0 for i in range(len(sents))])
     best = sents[int(np.argmax(scores))]

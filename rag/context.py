@@ -23,7 +23,7 @@ from functools import lru_cache
 from rag.keyword import tokenize
 from rag.query import _FRAME
 from rag.records import Passage, SearchResult
-from rag.text import is_header_row, split_sentences
+from rag.text import is_header_row, announces, split_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
@@ -160,11 +160,13 @@ def headed_claims(passage: Passage) -> list[str]:
     return out
 
 
-def candidate_sentences(passage: Passage) -> list[tuple[int, str]]:
-    """A passage's quotable sentences with their positions: claims, not labels or instructions."""
+def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[int, str]]:
+    """A passage's sentences that make claims, with their positions: not labels or
+    instructions; with ``quoting``, not sentences that only announce what follows them in
+    the passage ("... are as follows:"; the model still sees them in its prompt)."""
     out = []
     for pos, sent in enumerate(split_sentences(passage.answer)):
-        if is_claim(sent) and not looks_like_instruction(sent):
+        if is_claim(sent) and not looks_like_instruction(sent) and not (quoting and announces(sent)):
             out.append((pos, sent[:MAX_SENTENCE_CHARS]))
     return out
 
@@ -175,9 +177,11 @@ def select_context(
     encoder,
     per_passage: int = SENTENCES_PER_PASSAGE,
     budget_chars: int = CONTEXT_BUDGET_CHARS,
+    quoting: bool = False,
 ) -> list[ContextPassage]:
-    """The best sentences of each chosen passage for the question (or its part), within budget."""
-    cands = [(pi, pos, sent) for pi, (p, _) in enumerate(chosen) for pos, sent in candidate_sentences(p)]
+    """The best sentences of each chosen passage for the question (or its part), within
+    budget; with ``quoting``, sentences that can stand alone as quotes."""
+    cands = [(pi, pos, sent) for pi, (p, _) in enumerate(chosen) for pos, sent in candidate_sentences(p, quoting)]
     if not cands:
         return []
     targets = [question] + sorted({part for _, part in chosen if part})

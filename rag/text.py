@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_sentences", "is_header_row"]
+__all__ = ["split_sentences", "is_header_row", "announces"]
 
 # A sentence ends at . ! ? followed by space and a capital, digit, quote or bracket;
 # common abbreviations and decimals do not end one.
 _END = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+(?=[\"'“(\[A-Z0-9•\-])")
 _BULLET = re.compile(r"^(?:[•●▪◦*\-–]+|\d{1,2}[.)])\s+")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|Fig|Eq|Dr|Mr|Ms|No)\.$", re.IGNORECASE)
+# A sentence that only announces what comes after it in the passage: "Some important
+# points about X are as follows:", "..., the output before activation is:".
+_ANNOUNCES = re.compile(r"\b(?:as follows|the following|following (?:points|ways|steps)|below|"
+                        r"is|are|was|were|include|includes|including|like|such as|as|of|by|with|for|from|"
+                        r"that|the|a|an|to|and|or)\s*[.:]?\s*$", re.I)
+
+
+def announces(sentence: str) -> bool:
+    """Whether the sentence only announces what follows it in its passage ("... are as
+    follows:"; "the output before activation is:"): quoted alone it says nothing. A
+    clause that ends in a colon yet says something ("They are related concepts but not
+    exactly the same:") does not."""
+    return bool(_ANNOUNCES.search(sentence))
 
 
 def split_sentences(text: str) -> list[str]:

@@ -217,6 +217,33 @@ def test_hollow_passage_is_never_quoted(pipeline):
     assert "lists “Define Epoch, Iterations and Batches.” without an answer" in ans.text
 
 
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Some important points about Boltzmann Machine are as follows:", True),
+    ("For a neuron with inputs x_1, x_2 and bias b, the output before activation is:", True),
+    ("It can be divided into several steps as follows.", True),
+    ("They are related concepts but not exactly the same:", False),  # says something
+    ("Dropout randomly turns off neurons during training.", False),
+])
+def test_what_only_announces_the_next_lines(sentence, expected):
+    from rag.text import announces
+
+    assert announces(sentence) is expected
+
+
+@pytest.mark.parametrize("question", ["What is the Boltzmann machine?", "What are weights and biases?"])
+def test_quotes_never_only_announce_what_follows(pipeline, question):
+    """A passage's "... are as follows:" introduces its list; quoted alone it says nothing
+    (these two questions quoted one before), so a sentence that says something stands in."""
+    from rag.context import candidate_sentences
+    from rag.text import announces
+
+    ans = pipeline.ask(question)
+    assert ans.sentences and not any(announces(s.text) for s in ans.sentences)
+    cited = {c.passage.id: c.passage for c in ans.citations}
+    # the passages quoted do hold such a sentence, which the prompt still shows the model
+    assert any(announces(s) for p in cited.values() for _, s in candidate_sentences(p))
+
+
 def test_api_failure_falls_back_to_quotes(pipeline):
     settings = dataclasses.replace(pipeline.settings, api_base=f"http://127.0.0.1:{free_port()}/v1", api_model="m",
                                    timeout=5.0)
