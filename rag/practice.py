@@ -253,18 +253,23 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     (r"train(?:ing)?", r"inference|test(?:ing)?(?: time)?|prediction time"),
     (r"(?<!un)supervised", r"unsupervised"),
     (r"vanish\w*", r"explod\w*"),
-    (r"positive", r"negative"),
+    # which way a step goes ("in the direction of the positive gradient")
+    (r"(?:direction of|along|follows?|towards?|in) (?:the )?positive gradient|positive direction",
+     r"(?:direction of|along|follows?|towards?|in) (?:the )?negative (?:gradient|of the gradient)|negative direction|"
+     r"negative of the gradient"),
     (r"up", r"down"),
     (r"above|exceed\w*", r"below"),
     (r"(?<!non-)(?<!non)linear(?:ly)?", r"non-?linear\w*"),
-    (r"same|identical|equal", r"different|differ\w*|opposite"),
+    (r"same|identical|equal", r"different|differ\w*"),
+    (r"same direction", r"opposite (?:direction|to)"),
     (r"parallel", r"one at a time|one by one|sequentially"),
     (r"dense", r"sparse|zero"),
     (r"absolute", r"squares?|squared"),
     (r"average|mean", r"maximum"),
     (r"pre-?trained", r"from scratch|random(?:ly initiali[sz]ed)? weights"),
     # what training changes against what it leaves alone ("the weights stay fixed")
-    (r"(?:stay|stays|remain|remains|kept|keeps?|are|is) (?:fixed|constant|unchanged|the same)|never (?:change|updated)",
+    (r"(?:stay|stays|remain|remains|kept|keeps?) (?:fixed|constant|unchanged|the same)|(?:are|is) (?:fixed|constant)|"
+     r"never (?:change|updated)",
      r"adjust\w*|updat\w*|learnable|optimi[sz]ed"),
     # where a layer sits ("the fully connected layers come first" / "at the end")
     (r"(?:comes?|placed|go|goes|sits?) first|at the (?:beginning|start)", r"at the end|(?:comes?|placed|go|goes) last"),
@@ -424,6 +429,9 @@ class _Evidence:
     roles: dict[str, frozenset[str]] | None = None  # term -> the terms that play the other part (``_roles``)
     role_texts: tuple[tuple[str, frozenset[str]], ...] = ()  # passage sentences and clauses, with their terms
     stems: tuple[str, ...] = ()  # sentence -> its stems joined by spaces (``_swapped``'s verbatim test)
+    role_tokens: tuple["_Tokens", ...] = ()  # ``role_texts`` tokenized once, for ``_crossed``
+    pairs: frozenset[tuple[str, str]] = frozenset()  # terms the passages treat as counterparts (``_counterparts``)
+    text: str = ""  # the covering passages' titles and answers, lower-cased (``_foreign``)
 
 
 def _evidence(comparison, encoder) -> _Evidence:
@@ -444,7 +452,10 @@ def _evidence(comparison, encoder) -> _Evidence:
     siblings = _siblings(terms)
     roles, role_texts = _roles(sentences, mentions, siblings)
     stems = tuple(" ".join(tokenize(s)) for _, s in sentences)
-    return _Evidence(points, passages, tuple(sentences), vecs, owner, mentions, siblings, roles, role_texts, stems)
+    role_tokens = tuple(_Tokens.of(t) for t, _ in role_texts)
+    text = " ".join(f"{p.title or ''} {p.answer}" for p in passages).lower()
+    return _Evidence(points, passages, tuple(sentences), vecs, owner, mentions, siblings, roles, role_texts, stems,
+                     role_tokens, _counterparts(role_tokens), text)
 
 
 ROLE_MIN_SENTENCES = 3  # a term in fewer passage sentences is a passing word, not a part the sources describe
@@ -538,67 +549,80 @@ _FOR = {"for", "in", "with"}  # "X for regression": what is said of a term comes
 LIST_GAP = 2  # two terms this close in a passage sentence are listed together, not told apart
 
 
-def _said_of(text: str, x: str, y: str) -> set[str]:
+@dataclass(frozen=True)
+class _Tokens:
+    """A passage sentence's tokens, which of them follow "for"/"in"/"with", and its clauses' first tokens."""
+
+    tokens: tuple[str, ...]
+    after_for: tuple[bool, ...]
+    heads: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> "_Tokens":
+        tokens, after_for, prev = [], [], ""
+        for w in re.findall(r"[\w'-]+", text):
+            for st in tokenize(w):
+                tokens.append(st)
+                after_for.append(prev in _FOR)
+            prev = w.lower()
+        return cls(tuple(tokens), tuple(after_for), frozenset(c[0] for c in _clause_tokens(text)))
+
+
+def _said_of(t: _Tokens, x: str, y: str) -> frozenset[str]:
     """What a passage sentence says of ``x`` rather than of ``y``: all of it when it does
     not name ``y``; nothing when it lists the two together ("the input gate, forget gate
     and output gate"); else, when each follows "for" ("mean squared error for regression
     and cross-entropy for classification"), the words before ``x`` back to ``y``;
-    otherwise the words from ``x`` up to ``y`` when ``x`` comes first, or after ``x``."""
-    tokens, after_for = [], []
-    prev = ""
-    for w in re.findall(r"[\w'-]+", text):
-        for st in tokenize(w):
-            tokens.append(st)
-            after_for.append(prev in _FOR)
-        prev = w.lower()
+    otherwise the words from ``x`` up to ``y`` when ``x`` comes first, or after ``x``
+    (each term's first mention)."""
+    tokens = t.tokens
     if x not in tokens:
-        return set()
+        return frozenset()
     if y not in tokens:
-        return set(tokens)
+        return frozenset(tokens)
     i, j = tokens.index(x), tokens.index(y)
     if abs(i - j) <= LIST_GAP:
-        return set()
-    if after_for[i] and after_for[j]:
-        return set(tokens[j + 1:i]) if j < i else set(tokens[:i])
-    return set(tokens[i + 1:j]) if i < j else set(tokens[i + 1:])
+        return frozenset()
+    if t.after_for[i] and t.after_for[j]:
+        return frozenset(tokens[j + 1:i] if j < i else tokens[:i])
+    return frozenset(tokens[i + 1:j] if i < j else tokens[i + 1:])
 
 
-
-def _name_words(clause: list[str], texts: list[list[str]]) -> set[str]:
+def _name_words(clause: list[str], texts: tuple[_Tokens, ...]) -> set[str]:
     """The words that run on from the clause's first word exactly as in some passage
     sentence ("mean squared error"): the rest of the term's name, not what is said of it."""
     longest = 0
     for t in texts:
-        for k, w in enumerate(t):
+        toks = t.tokens
+        for k, w in enumerate(toks):
             if w != clause[0]:
                 continue
             n = 0
-            while n + 1 < len(clause) and k + n + 1 < len(t) and t[k + n + 1] == clause[n + 1]:
+            while n + 1 < len(clause) and k + n + 1 < len(toks) and toks[k + n + 1] == clause[n + 1]:
                 n += 1
             longest = max(longest, n)
     return set(clause[1:1 + longest])
 
 
-def _counterparts(a: str, b: str, raw: list[str], texts: list[list[str]]) -> bool:
-    """Whether the passages treat ``a`` and ``b`` as two of a kind: the heads of two clauses
-    of one sentence ("a large learning rate can overshoot ..., while a very small
-    learning rate ..."), or items of one list ("the input gate, forget gate and output
-    gate"; "the generator and the discriminator")."""
+def _counterparts(texts: tuple[_Tokens, ...]) -> frozenset[tuple[str, str]]:
+    """Pairs of terms the passages treat as two of a kind: the heads of two clauses of one
+    sentence ("a large learning rate can overshoot ..., while a very small learning rate
+    ..."), or items of one list ("the input gate, forget gate and output gate"; "the
+    generator and the discriminator"). Both orders of each pair."""
+    out = set()
     for t in texts:
-        if a in t and b in t:
-            i, j = t.index(a), t.index(b)
-            if abs(i - j) == 1:
-                return True
-            if abs(i - j) == 2 and max(i, j) + 1 < len(t) and t[i + 1] == t[j + 1]:
-                return True
-    for text in raw:
-        heads = {c[0] for c in _clause_tokens(text)}
-        if a in heads and b in heads:
-            return True
-    return False
+        toks = t.tokens
+        for i, a in enumerate(toks):
+            if i + 1 < len(toks):
+                out.add((a, toks[i + 1]))
+            if i + 3 < len(toks) and toks[i + 1] == toks[i + 3]:
+                out.add((a, toks[i + 2]))
+        out.update((a, b) for a in t.heads for b in t.heads)
+    return frozenset(p for pair in out for p in (pair, pair[::-1]) if p[0] != p[1])
 
 
 CROSS_MARGIN = 2  # crossed over, the two clauses share this many more words with the passages
+CROSS_REACH = 2  # clauses compared with the next one or two of the same sentence
 
 
 def _crossed(sentence: str, ev: "_Evidence", question_words: set[str]) -> bool:
@@ -609,36 +633,37 @@ def _crossed(sentence: str, ev: "_Evidence", question_words: set[str]) -> bool:
 
     Each clause opens with its term (or names it first of the words the question and the
     other clause do not use: "If the learning rate is too low, ...") and does not name the
-    other's; the passages treat the
-    two as counterparts (``_counterparts``). What each clause says (its words less the
-    other clause's, the question's, common words and the rest of the term's name) is
-    matched against what the passages say of each term (``_said_of``): read crossed over,
-    both clauses match at least as well, and together by ``CROSS_MARGIN`` words more. A
-    sentence whose words a passage has in the same order is that passage's."""
+    other's; the passages treat the two as counterparts (``_counterparts``). What each
+    clause says (its words less the other clause's, the question's, common words and the
+    rest of the term's name) is matched against what the passages say of each term
+    (``_said_of``): read crossed over, both clauses match at least as well, and together by
+    ``CROSS_MARGIN`` words more. A sentence whose words a passage has in the same order is
+    that passage's. Each clause is compared with the next ``CROSS_REACH`` ones only, so a
+    long run-on answer costs little."""
     said_as_is = " ".join(tokenize(sentence))
-    if not ev.role_texts or any(said_as_is in stems for stems in ev.stems):
+    if not ev.role_tokens or any(said_as_is in stems for stems in ev.stems):
         return False
     clauses = _clause_tokens(sentence)
-    if len(clauses) < 2:
-        return False
-    raw = [t for t, _ in ev.role_texts]
-    texts = [tokenize(t) for t in raw]
+    memo: dict[tuple[str, str], list[frozenset[str]]] = {}
+
+    def match(x: str, y: str, words: set[str]) -> int:
+        if (x, y) not in memo:
+            memo[x, y] = [said for said in (_said_of(t, x, y) for t in ev.role_tokens) if said]
+        return max((len(words & said) for said in memo[x, y]), default=0)
+
     def heads(clause: list[str], other: list[str]) -> list[str]:
         # its first word, and its first word neither the question nor the other clause
         # uses ("If the learning rate is too low, ..." is about "low")
         own = [t for t in clause if t not in question_words and t not in other]
         return list(dict.fromkeys(clause[:1] + own[:1]))
 
-    def match(x: str, y: str, words: set[str]) -> int:
-        return max((len(words & _said_of(t, x, y)) for t in raw), default=0)
-
     for i, ci in enumerate(clauses):
-        for cj in clauses[i + 1:]:
+        for cj in clauses[i + 1:i + 1 + CROSS_REACH]:
             for a, b in ((a, b) for a in heads(ci, cj) for b in heads(cj, ci)):
-                if a == b or a in cj or b in ci or not _counterparts(a, b, raw, texts):
+                if a in cj or b in ci or (a, b) not in ev.pairs:
                     continue
-                drop = question_words | {a, b} | _name_words(ci[ci.index(a):], texts) \
-                    | _name_words(cj[cj.index(b):], texts)
+                drop = question_words | {a, b} | _name_words(ci[ci.index(a):], ev.role_tokens) \
+                    | _name_words(cj[cj.index(b):], ev.role_tokens)
                 of_a, of_b = set(ci) - set(cj) - drop, set(cj) - set(ci) - drop
                 if not of_a or not of_b:
                     continue
@@ -838,18 +863,17 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     return Feedback(question, answer, tuple(results), tuple(unsupported), score, covering)
 
 
-_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_YEAR = re.compile(r"\b(?:in|since|by|from|around|until)\s+((?:1[89]|20)\d\d)\b", re.I)
 _NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{3,}\b")
 
 
 def _foreign(sentence: str, ev: _Evidence, vocab) -> bool:
-    """Whether the sentence names a year or a person/place (a capitalised word inside the
-    sentence) that no covering passage has and the corpus does not use: history the
-    sources do not tell ("popularized by Bahdanau and colleagues in 2014")."""
-    text = " ".join(p.answer + " " + (p.title or "") for p in ev.passages)
-    if any(y not in text for y in _YEAR.findall(sentence)):
+    """Whether the sentence dates something ("in 2014") or names a person or place (a
+    capitalised word inside the sentence that no source uses) that no covering passage
+    has: history the sources do not tell ("popularized by Bahdanau and colleagues in 2014")."""
+    if any(year not in ev.text for year in _YEAR.findall(sentence)):
         return True
-    return any(not vocab.knows(w) and w not in text for w in _NAME.findall(sentence))
+    return any(tokenize(w) and not vocab.knows(w) and w.lower() not in ev.text for w in _NAME.findall(sentence))
 
 
 def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words: set[str]) -> bool:

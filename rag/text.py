@@ -13,9 +13,9 @@ _BULLET = re.compile(r"^(?:[•●▪◦*\-–]+|\d{1,2}[.)])\s+")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|Fig|Eq|Dr|Mr|Ms|No)\.$", re.IGNORECASE)
 # A sentence that only announces what comes after it in the passage: "Some important
 # points about X are as follows:", "..., the output before activation is:".
-_ANNOUNCES = re.compile(r"\b(?:as follows|the following|following (?:points|ways|steps)|below|"
-                        r"is|are|was|were|include|includes|including|like|such as|as|of|by|with|for|from|"
-                        r"that|the|a|an|to|and|or)\s*[.:]?\s*$", re.I)
+_ANNOUNCES = re.compile(r"\b(?:as follows|the following|following (?:points|ways|steps)|below)\s*[.:]?\s*$|"
+                        r"\b(?:is|are|was|were|be|include|includes|including|like|such as|as|of|by|with|for|"
+                        r"from|that|the|a|an|to|and|or)\s*:\s*$", re.I)
 
 
 def announces(sentence: str) -> bool:

@@ -83,6 +83,12 @@ def own_home(tmp_path, rag_home, build_report):
     ("A 3 by 3 kernel is common.", "Kernels are often 3 x 3 or 5 x 5.", False),
     ("The weights are updated during training.", "The weights are adjusted during training.", False),
     ("Each step follows the negative gradient.", "It moves along the negative of the gradient.", False),
+    # the same words in other senses (a second read found these)
+    ("A positive gradient means the weight should decrease.", "It moves along the negative of the gradient.", False),
+    ("The weights are updated with the same rule in every iteration.",
+     "It moves in the opposite direction of the gradient.", False),
+    ("W, U and V are the same at every time step and learned by backpropagation.",
+     "W, U, V, b and c are the learnable parameters.", False),
     ("Unlike feedforward networks, RNNs feed their output back.", "RNNs have loops, unlike feedforward networks.",
      False),
 ])
@@ -631,9 +637,23 @@ def test_two_parts_crossed_in_one_sentence_are_not_in_the_sources(pipeline, ques
     assert straight not in right.unsupported and right.covered
 
 
-def test_history_the_sources_do_not_tell_is_not_in_the_sources(pipeline):
+@pytest.mark.parametrize(("history", "flagged"), [
+    ("Dropout, which randomly turns off neurons during training, became popular in 2014.", True),  # a date
+    ("Dropout, which randomly turns off neurons during training, was proposed by Srivastava.", True),  # a name
+    ("Dropout, which randomly turns off neurons during training, is built into Keras layers.", True),
+    ("Dropout randomly turns off neurons during training, Also it reduces overfitting.", False),  # a stray capital
+    ("Dropout randomly turns off 1,024 neurons during training of a batch of 2048.", False),  # numbers, not years
+])
+def test_history_the_sources_do_not_tell_is_not_in_the_sources(pipeline, history, flagged):
     """A year or a name that no covering passage has, and no source uses, is not in the
-    sources even in a sentence that restates a point."""
+    sources, even in a sentence that restates a point."""
+    from rag.practice import _foreign, prepare
+
+    ex = prepare(pipeline, DROPOUT)
+    assert _foreign(history, ex.evidence, pipeline.retriever.vocab) is flagged
+
+
+def test_history_is_listed_as_not_in_the_sources(pipeline):
     from rag.practice import grade, prepare
 
     ex = prepare(pipeline, DROPOUT)
