@@ -607,8 +607,9 @@ def _name_words(clause: list[str], texts: tuple[_Tokens, ...]) -> set[str]:
 def _counterparts(texts: tuple[_Tokens, ...]) -> frozenset[tuple[str, str]]:
     """Pairs of terms the passages treat as two of a kind: the heads of two clauses of one
     sentence ("a large learning rate can overshoot ..., while a very small learning rate
-    ..."), or items of one list ("the input gate, forget gate and output gate"; "the
-    generator and the discriminator"). Both orders of each pair."""
+    ..."), items of one list ("the input gate, forget gate and output gate"; "the
+    generator and the discriminator"), or the first words of sentences that open alike
+    ("Reset Gate: ...", "Update Gate: ..."). Both orders of each pair."""
     out = set()
     for t in texts:
         toks = t.tokens
@@ -618,6 +619,12 @@ def _counterparts(texts: tuple[_Tokens, ...]) -> frozenset[tuple[str, str]]:
             if i + 3 < len(toks) and toks[i + 1] == toks[i + 3]:
                 out.add((a, toks[i + 2]))
         out.update((a, b) for a in t.heads for b in t.heads)
+    # sentences that open alike ("Reset Gate: ...", "Update Gate: ...") name parallel parts
+    openings: dict[str, set[str]] = {}
+    for t in texts:
+        if len(t.tokens) >= 2:
+            openings.setdefault(t.tokens[1], set()).add(t.tokens[0])
+    out.update((a, b) for group in openings.values() for a in group for b in group)
     return frozenset(p for pair in out for p in (pair, pair[::-1]) if p[0] != p[1])
 
 
