@@ -188,6 +188,7 @@ class Evidence:
     # pair windows whose second sentence leans on the first ("Underfitting is the opposite.
     # It occurs when …"): the pair says what the first sentence names
     leaning: frozenset[int] = frozenset()
+    title_words: frozenset[str] = frozenset()  # the passage's title (its question), as stems
 
 
 def _words(text: str) -> set[str]:
@@ -206,7 +207,7 @@ def _evidence(passage: Passage) -> Evidence:
     windows += [(sents[i] + " " + sents[i + 1], toks[i] | toks[i + 1] | title) for i in range(len(sents) - 1)]
     compact = frozenset(w.lower().replace("-", "") for w in _WORD.findall(f"{passage.title or ''} {passage.answer}"))
     leaning = frozenset(len(sents) + i for i in range(len(sents) - 1) if _PRONOUN_LEAD.match(sents[i + 1]))
-    return Evidence(title.union(*toks), windows, len(sents), compact, leaning)
+    return Evidence(title.union(*toks), windows, len(sents), compact, leaning, frozenset(tokenize(passage.title or "")))
 
 
 def _coverage(tokens: set[str], ev: Evidence) -> tuple[float, str]:
@@ -535,6 +536,9 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         return f"the passage says it of “{swap[1]}”, not “{swap[0]}”"
     if _direction_swapped(sentence, ev):
         return "the comparison runs the other way in the passage"
+    moved = _rewritten_onto(sentence, ev, asked)
+    if moved:
+        return f"the passage says it of “{moved[1]}”, not “{moved[0]}”"
     clauses = [c for c in _CLAUSE.split(sentence) if len(tokenize(c)) >= 2]
     if len(clauses) > 1:
         for clause in clauses:
@@ -543,6 +547,74 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
             if side and _coverage(side, ev)[0] < CLAUSE_COVERAGE:
                 return "one side of the comparison is not in the passage"
     return ""
+
+
+_SENT_LABEL = re.compile(r"^\s*[^:.!?]{1,60}:\s+(?=\S)")
+_LEADS_BACK = re.compile(r"^\s*(?:it|its|this|these|they|that|such|their)\b", re.I)
+SUBSTITUTE_REST = 0.8  # share of the sentence's words after its subject that its passage sentence holds
+SUBJECT_WORDS = 6  # a subject longer than this is not one noun phrase swapped for another
+
+
+def _subject_split(sent: list[str], source: list[str]) -> tuple[int, int] | None:
+    """Where two token sequences start to agree: the first place a word pair of ``sent``
+    follows in ``source`` (its subject ends before it), as (index in sent, index in source)."""
+    pairs = {(source[j], source[j + 1]): j for j in range(len(source) - 2, -1, -1)}
+    for i in range(len(sent) - 1):
+        j = pairs.get((sent[i], sent[i + 1]))
+        if j is not None:
+            return i, j
+    return None
+
+
+def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, str] | None:
+    """A passage sentence rewritten onto another subject: "The bias in a neural network is
+    the difference between the predicted output of the model and the actual target values"
+    from "A cost function in deep learning measures the difference between the predicted
+    output ..."; "Adagrad fixes Adagrad's problem by ..." from "RMSProp fixes Adagrad's
+    problem by ...". The sentence's words after its subject follow the passage sentence
+    (``SUBSTITUTE_REST`` of them, from the first word pair the two share in order), and
+    the two subjects share no word. Not when the passage sentence's subject is a pronoun
+    ("It helps the model learn faster") or the sentence's subject is an abbreviation of
+    the passage's or a name the passage gives it ("kernel, also called a filter").
+    Returns (the sentence's subject, the passage's) or None."""
+    said = tokenize(sentence)
+    if len(said) < 4 or _LEADS_BACK.match(_SENT_LABEL.sub("", sentence, count=1)):
+        return None  # "It is a single-layer network ...": no subject of its own to compare
+    best = None
+    for raw, _ in ev.windows[: ev.singles]:
+        body = _SENT_LABEL.sub("", raw, count=1)
+        if _LEADS_BACK.match(body):
+            continue
+        source = tokenize(body)
+        split = _subject_split(said, source)
+        if split is None:
+            continue
+        i, j = split
+        mine, theirs = said[:i], source[:j]
+        rest = said[i:]
+        held = sum(t in set(source[j:]) for t in rest) / len(rest)
+        if best is None or held > best[0]:
+            best = (held, mine, theirs, raw)
+    if best is None:
+        return None
+    held, mine, theirs, raw = best
+    if held < SUBSTITUTE_REST or not mine or not theirs or set(mine) & set(theirs):
+        return None
+    if len(mine) > SUBJECT_WORDS or len(theirs) > SUBJECT_WORDS:
+        return None  # the two sentences agree only late: not one sentence rewritten
+    if not set(mine) & asked:
+        return None  # what was asked, put where the passage has something else
+    if theirs[0] not in ev.title_words:
+        return None  # the passage sentence is not about the passage's own subject
+    low = raw.lower()
+    for a, b in ((mine, theirs), (theirs, mine)):
+        initials = "".join(t[0] for t in b)
+        if any(len(t) >= 2 and initials.startswith(t[:len(initials)]) and t[0] == initials[0] and
+               len(t) <= len(initials) + 1 and initials[:len(t)] == t[:len(initials)] for t in a):
+            return None  # "CNN" for "convolutional neural network", "SGD" for "stochastic gradient descent"
+    if any(f"({m}" in low or f"{m})" in low for m in mine):
+        return None  # "... (ReLU)": a name the passage gives it
+    return " ".join(mine), " ".join(theirs)
 
 
 def _negated(window: str, claim: set[str]) -> bool:

@@ -250,6 +250,39 @@ def test_a_word_no_source_uses_is_not_excused_by_a_question_that_names_it(index)
     assert check_citations(own, [cost], index.encoder, vocab, "bias variance").sentences[0].supported
 
 
+KERNEL = passage(8, "What is a kernel?", "A kernel also called a filter in deep learning is a small matrix of "
+                 "numbers used in the convolution operation of a CNN. It slides over the input to extract features.")
+COST = passage(9, "What is the cost function in deep learning?", "A cost function in deep learning measures the "
+               "difference between the predicted output of the model and the actual target values.")
+CNN = passage(10, "What is a CNN?", "A convolutional neural network is a type of deep learning model designed "
+              "for images.")
+
+
+@pytest.mark.parametrize(("source", "sentence", "question", "supported"), [
+    # the passage's sentence about its own subject, rewritten onto what was asked
+    (COST, "The bias in a neural network is the difference between the predicted output of the model and the "
+           "actual target values.", "bias variance", False),
+    (KERNEL, "A convolution is a small matrix of numbers used in the convolution operation of a CNN.",
+     "What is a convolution?", False),
+    # the passage's own subject, a name it gives it, an abbreviation, a pronoun
+    (COST, "A cost function measures the difference between the predicted output of the model and the actual "
+           "target values.", "What is a cost function?", True),
+    (KERNEL, "A filter is a small matrix of numbers used in the convolution operation of a CNN.",
+     "What is a filter?", True),
+    (CNN, "A CNN is a type of deep learning model designed for images.", "What is a CNN?", True),
+    (KERNEL, "It is a small matrix of numbers used in the convolution operation of a CNN.",
+     "What is a convolution?", True),
+])
+def test_a_passage_sentence_rewritten_onto_what_was_asked_fails(index, source, sentence, question, supported):
+    """The 1.5B model's commonest cited hallucination in the 100-question run: the cited
+    passage's sentence with the question's term put in place of the passage's subject."""
+    # the corpus knows "bias" (as the real one does), so only the rewrite can fail the sentence
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [KERNEL, COST, CNN]] +
+                                  ["Each neuron adds a bias to the weighted sum of its inputs."])
+    got = check_citations(f"{sentence} [1]", [source], index.encoder, vocab, question).sentences[0].supported
+    assert got is supported
+
+
 def test_a_bare_name_answers_a_question_that_describes_it(index):
     """"Dropout [1]" to "the trick that switches off neurons" stands, cited, when the cited
     passage is about dropout; a name the cited passage is not about, or uncited, does not."""
