@@ -190,6 +190,16 @@ class Vocabulary:
             j = bisect.bisect_left(self._prefixes, w[:shared])
             if j < len(self._prefixes) and self._prefixes[j].startswith(w[:shared]):
                 return True
+        return self._compound(w)
+
+    def _compound(self, w: str) -> bool:
+        """Whether ``w`` writes as one word two words the corpus writes side by side, each
+        possibly shortened: "batchnorm" for "batch normalization". (Not "softmax": no
+        passage writes "soft max".)"""
+        for k in range(COMPOUND_PART_LEN, len(w) - COMPOUND_PART_LEN + 1):
+            left, right = w[:k], w[k:]
+            if any(a.startswith(left) and b.startswith(right) for a, b in self.bigrams):
+                return True
         return False
 
     def correct(self, word: str) -> str | None:
@@ -217,6 +227,7 @@ class Vocabulary:
         return best[1] if best else None
 
 
+COMPOUND_PART_LEN = 3  # each part of a word run together ("batch" + "norm") has at least this many letters
 RARE_PHRASE_SHARE = 0.03  # a two-word phrase in at most this share of passages is a specific term
 
 

@@ -59,6 +59,9 @@ def vocab(index):
     # contractions are grammar, not topics
     ("Why don't we use sigmoid in deep networks?", {}, ()),
     ("Isn't dropout a regularizer?", {}, ()),
+    # two corpus words run together, one shortened, are known; "soft" and "max" are never side by side
+    ("batchnorm why", {}, ()),
+    ("What is the softmax function?", {}, ("softmax",)),
     # ... also typed without the apostrophe (an unseen question: "The sources do not mention “dont”")
     ("capping the size of gradients so they dont explode", {}, ()),
     ("whats a gru and why doesnt it need a cell state", {}, ()),
