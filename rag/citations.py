@@ -566,6 +566,14 @@ def _subject_split(sent: list[str], source: list[str]) -> tuple[int, int] | None
     return None
 
 
+def _shortens(word: str, phrase: list[str]) -> bool:
+    """Whether ``word`` is (near enough) the initials of ``phrase``'s words: one is the start
+    of the other, at most one letter longer ("rnn" for "recurrent network", where the
+    stricter ``_abbreviates`` wants every letter)."""
+    initials = "".join(t[0] for t in phrase)
+    return 2 <= len(word) <= len(initials) + 1 and (initials.startswith(word) or word.startswith(initials))
+
+
 def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, str] | None:
     """A passage sentence rewritten onto another subject: "The bias in a neural network is
     the difference between the predicted output of the model and the actual target values"
@@ -591,8 +599,8 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
             continue
         i, j = split
         mine, theirs = said[:i], source[:j]
-        rest = said[i:]
-        held = sum(t in set(source[j:]) for t in rest) / len(rest)
+        rest, after = said[i:], set(source[j:])
+        held = sum(t in after for t in rest) / len(rest)
         if best is None or held > best[0]:
             best = (held, mine, theirs, raw)
     if best is None:
@@ -606,12 +614,9 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
         return None  # what was asked, put where the passage has something else
     if theirs[0] not in ev.title_words:
         return None  # the passage sentence is not about the passage's own subject
+    if any(_shortens(t, b) for a, b in ((mine, theirs), (theirs, mine)) for t in a):
+        return None  # "CNN" for "convolutional neural network", "SGD" for "stochastic gradient descent"
     low = raw.lower()
-    for a, b in ((mine, theirs), (theirs, mine)):
-        initials = "".join(t[0] for t in b)
-        if any(len(t) >= 2 and initials.startswith(t[:len(initials)]) and t[0] == initials[0] and
-               len(t) <= len(initials) + 1 and initials[:len(t)] == t[:len(initials)] for t in a):
-            return None  # "CNN" for "convolutional neural network", "SGD" for "stochastic gradient descent"
     if any(f"({m}" in low or f"{m})" in low for m in mine):
         return None  # "... (ReLU)": a name the passage gives it
     return " ".join(mine), " ".join(theirs)
