@@ -486,7 +486,10 @@ def _roles(sentences, mentions, siblings):
 SWAP_MIN_WORDS = 2  # what the user says of a term must share this many words with what the passages say of the other
 
 
-def _swapped(unit: str, ev: "_Evidence", question_words: set[str], strict: bool = False) -> bool:
+SWAPPED, ONE_SIDED = 1, 2  # ``_swapped``'s verdicts, weakest first (0: no swap)
+
+
+def _swapped(unit: str, ev: "_Evidence", question_words: set[str]) -> int:
     """Whether ``unit`` says of one term what the passages say of its counterpart: "the
     generator classifies them as real or fake" (the discriminator "tries to distinguish
     between real and fake samples"); "L2 is the one that sets weights to zero" (L1 "can
@@ -494,20 +497,21 @@ def _swapped(unit: str, ev: "_Evidence", question_words: set[str], strict: bool 
     its other words (not the question's, not common) match a passage sentence or clause
     about the counterpart better than any about the term itself, by at least
     ``SWAP_MIN_WORDS``, and it does not contradict that sentence (a contrast, "unsupervised
-    learning uses data without labels", names the opposite on purpose).
+    learning uses data without labels", names the opposite on purpose): ``SWAPPED``.
 
-    ``strict`` also asks for one-sided evidence: a word the passages use only of the
+    ``ONE_SIDED`` when the evidence is also one-sided: a word the passages use only of the
     counterpart, and none they use only of the term itself ("the generator tries to
     produce fake samples that look real" borrows the discriminator's "tries ... real and
-    fake samples", but "produce" is the generator's own)."""
+    fake samples", but "produce" is the generator's own). 0 when it is no swap."""
     toks = tokenize(unit)
     if not toks or not ev.roles or toks[0] not in ev.roles:
-        return False
+        return 0
     said_as_is = " ".join(toks)
     if any(said_as_is in stems for stems in ev.stems):
-        return False  # a passage's own words, in its own order, say nothing of the wrong term
+        return 0  # a passage's own words, in its own order, say nothing of the wrong term
     a, words = toks[0], set(toks)
     siblings = (ev.siblings or {}).get(a, frozenset())
+    verdict = 0
     for b in ev.roles[a]:
         # a clause subject the question (or most passages) use is what everything is about, not a part
         if b in words or (b not in siblings and (a in question_words or b in question_words)):
@@ -520,13 +524,12 @@ def _swapped(unit: str, ev: "_Evidence", question_words: set[str], strict: bool 
 
         own, other = best(a, b), best(b, a)
         if other[0] >= SWAP_MIN_WORDS and other[0] > own[0] and not contradicts(unit, other[1]):
-            if not strict:
-                return True
+            verdict = SWAPPED
             of_a = set().union(*(m for _, m in ev.role_texts if a in m and b not in m))
             of_b = set().union(*(m for _, m in ev.role_texts if b in m and a not in m))
             if said & (of_b - of_a) and not said & (of_a - of_b):
-                return True
-    return False
+                return ONE_SIDED
+    return verdict
 
 
 def _clause_tokens(sentence: str) -> list[list[str]]:
@@ -830,11 +833,12 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     # words ("the generator tries to produce fake samples that look real" shares more with
     # the discriminator's sentence), so a swap only keeps the sentence from covering a
     # point; it is not called "not in the sources" on that evidence.
-    swapped = {si for si, unit in units if si not in contradicted and _swapped(unit, ev, question_words)}
+    swaps = [(si, _swapped(unit, ev, question_words)) for si, unit in units if si not in contradicted]
+    swapped = {si for si, verdict in swaps if verdict}
     # ... unless the evidence is one-sided: it says something the passages say only of the
     # other term and nothing they say only of its own ("the generator tries to spot which
     # samples are fake"), or it swaps two terms' parts within one sentence.
-    contradicted |= {si for si, unit in units if si in swapped and _swapped(unit, ev, question_words, strict=True)}
+    contradicted |= {si for si, verdict in swaps if verdict == ONE_SIDED}
     contradicted |= {si for si in claims if si not in contradicted and _crossed(sents[si], ev, question_words)}
     results, covering_sents = [], set()
     numbers: dict[int, int] = {}  # passage id -> citation number, in order of first use
