@@ -23,7 +23,7 @@ from functools import lru_cache
 from rag.keyword import tokenize
 from rag.query import _FRAME
 from rag.records import Passage, SearchResult
-from rag.text import is_header_row, announces, split_sentences
+from rag.text import announces, is_header_row, split_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
