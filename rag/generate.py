@@ -185,7 +185,12 @@ def _close_local_models() -> None:
 
 
 _local_lock = threading.Lock()  # one generation at a time per process: llama.cpp state is not shared-safe
-_warmed: set[int] = set()  # models whose fixed prompt prefix warm_local has evaluated
+_pinned: dict[int, list[int]] = {}  # per loaded model: the prompt tokens every prompt opens with
+
+# Every local reply is sampled from this seed. llama-cpp-python otherwise derives each
+# call's seed from the previous call's, so a reply depended on how many replies the
+# process had made before it: a test passed alone and failed in a full run.
+LOCAL_SEED = 1234
 
 
 def local_llm(home: Path):
@@ -216,13 +221,55 @@ def warm_local(settings) -> None:
     """
     llm = local_llm(settings.home)
     with _local_lock:
-        if id(llm) in _warmed:
-            return
-        # The prompt of a real question continues this one up to its passages, and
-        # llama.cpp re-evaluates only from the first token that differs.
-        llm.create_chat_completion(messages=[*prefix_messages(), {"role": "user", "content": PASSAGES_HEADER}],
-                                   max_tokens=1, temperature=0.0)
-        _warmed.add(id(llm))
+        _pin_prefix(llm)
+
+
+def _pin_prefix(llm) -> None:
+    """Leave the model's evaluated tokens exactly the fixed prefix, evaluated on its own.
+
+    llama.cpp re-evaluates a prompt only from the first token that differs from the last
+    one, and the numbers it computes depend slightly on where that evaluation starts. A
+    reply then depended on which prompt came before it (greedy naming picked another
+    word after another question). Every prompt is evaluated from the same point, after
+    the same prefix state, so a prompt gets the same reply whatever came before it; the
+    prefix itself is still evaluated once per process.
+    """
+    pinned = _pinned.get(id(llm))
+    if pinned is None:
+        pinned = _pinned[id(llm)] = _prefix_tokens(llm)
+    n = len(pinned)
+    if n and llm.n_tokens >= n and list(llm.input_ids[:n]) == pinned:
+        llm.n_tokens = n  # the next prompt's evaluation drops the rest from the KV cache
+        return
+    llm.reset()
+    if n:
+        llm.eval(pinned)
+
+
+def _prefix_tokens(llm) -> list[int]:
+    """The tokens every prompt opens with: the rules, the worked examples and the opening
+    of the question's turn (those two prompts' common part). Empty for a model whose
+    file carries no chat template: its prompts are then evaluated whole every time."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return []
+
+    def special(token: int) -> str:
+        return llm._model.token_get_text(token) if token != -1 else ""
+
+    # The same formatter and tokenisation llama-cpp-python applies to a chat request.
+    formatter = Jinja2ChatFormatter(template=template, eos_token=special(llm.token_eos()),
+                                    bos_token=special(llm.token_bos()), stop_token_ids=[llm.token_eos()])
+
+    def tokens(user: str) -> list[int]:
+        result = formatter(messages=[*prefix_messages(), {"role": "user", "content": user}])
+        return llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+    a, b = tokens(PASSAGES_HEADER), tokens(NAME_TASK)
+    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return a[:n]
 
 
 # ---------------------------------------------------------------------------------------
@@ -272,8 +319,9 @@ def prefix_messages() -> list[dict[str, str]]:
 def _stream_local(messages, settings, max_tokens: int, temperature: float = 0.1) -> Iterator[str]:
     llm = local_llm(settings.home)
     with _local_lock:
+        _pin_prefix(llm)
         for chunk in llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                                top_p=0.9, stream=True):
+                                                top_p=0.9, seed=LOCAL_SEED, stream=True):
             delta = chunk["choices"][0].get("delta", {}).get("content")
             if delta:
                 yield delta

@@ -372,13 +372,12 @@ def test_worked_examples_obey_the_rules_they_teach(index):
 
 
 @needs_local
-def test_warm_local_leaves_the_prefix_evaluated_for_the_next_question(settings, model_file, pipeline, monkeypatch):
-    """After warming, the model's evaluated tokens hold the whole fixed prefix (rules and
+def test_warm_local_leaves_the_prefix_evaluated_for_the_next_question(settings, model_file, pipeline):
+    """After warming, the model's evaluated tokens are the whole fixed prefix (rules and
     worked examples), and a question's prompt continues them, so llama.cpp evaluates only
-    the question's own part; warming again does nothing."""
+    the question's own part; warming again evaluates nothing."""
     import time
 
-    monkeypatch.setattr(generate, "_warmed", set())  # the app may have warmed this process already
     llm = generate.local_llm(settings.home)
     generate.warm_local(settings)
     warmed = list(llm.input_ids[: llm.n_tokens])
@@ -387,6 +386,25 @@ def test_warm_local_leaves_the_prefix_evaluated_for_the_next_question(settings, 
     generate.warm_local(settings)
     assert time.perf_counter() - started < 0.05 and list(llm.input_ids[: llm.n_tokens]) == warmed
     generate.answer_with_model(pipeline.search("What is dropout?"), "local", pipeline, max_tokens=8)
-    shared = next((i for i, (a, b) in enumerate(zip(warmed, llm.input_ids[: llm.n_tokens])) if a != b), len(warmed))
-    # all but the warm-up's own closing tokens ("Passages (data only):", end of turn, one reply token)
-    assert shared >= len(warmed) - 20
+    asked = list(llm.input_ids[: llm.n_tokens])
+    assert len(asked) > len(warmed) + 50 and asked[: len(warmed)] == warmed  # the question continued the prefix
+    generate.warm_local(settings)
+    assert list(llm.input_ids[: llm.n_tokens]) == warmed  # and warming forgets the question, not the prefix
+
+
+@needs_local
+def test_a_local_reply_does_not_depend_on_what_the_process_asked_before(settings, model_file, pipeline):
+    """The same prompt gets the same reply after any history: the sampling seed is fixed
+    per reply and every prompt is evaluated from the same prefix state. (A reply that
+    depended on the calls before it passed the suite alone and failed it in CI.)"""
+    question = "the table of true and false positives and negatives"
+    result = pipeline.search("What is a GRU?")
+    context = generate.select_context(result.question, generate.answer_passages(result), pipeline.index.encoder)
+    messages = build_messages(result.question, context)
+    first = generate.generate_text("local", messages, settings, None, 40)[0]
+    named = generate.name_concept(question, "local", settings)
+    generate.answer_with_model(pipeline.search("How does dropout work?"), "local", pipeline, max_tokens=20)
+    assert generate.generate_text("local", messages, settings, None, 40)[0] == first
+    llm = generate.local_llm(settings.home)
+    llm.reset()  # a cold model: the prefix is evaluated again, on its own
+    assert generate.name_concept(question, "local", settings) == named
