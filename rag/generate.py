@@ -386,15 +386,21 @@ _DECLINE = re.compile(r"\b(?:passages?|sources?|context|provided (?:text|informa
 NAME_TASK = ("No passages this time. The question below may describe a machine-learning or deep-learning "
              "concept without naming it. Reply with only the concept's standard name, in a few words, "
              "or NONE if it is not about machine learning.\nQuestion: ")
+NAME_AGAIN = ("Not {}: the sources hold no such name. If the question has another standard name, reply with "
+              "only that name; otherwise reply NONE.")
 NAME_TOKENS = 16
 MAX_NAME_WORDS = 6
 
 
-def name_concept(question: str, name: str, settings) -> str | None:
+def name_concept(question: str, name: str, settings, rejected: tuple[str, ...] = ()) -> str | None:
     """The standard name of the concept ``question`` describes, by model ``name``; None
     when the model says it is not about machine learning, replies with more than a short
-    name, or fails (the refusal then stands)."""
-    messages = [*prefix_messages(), {"role": "user", "content": NAME_TASK + question}]
+    name, or fails (the refusal then stands). ``rejected`` names already tried are ruled
+    out: the model is asked for another name of the same thing, or NONE."""
+    user = NAME_TASK + question
+    if rejected:
+        user += "\n" + NAME_AGAIN.format(", ".join(f"“{r}”" for r in rejected))
+    messages = [*prefix_messages(), {"role": "user", "content": user}]
     try:
         # greedy: the same description gets the same name on every ask (at 0.1 an
         # autoencoder's description was named "CNN" in one run and "Autoencoder" in another)

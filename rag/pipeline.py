@@ -24,6 +24,10 @@ __all__ = ["Pipeline"]
 # A refused question this long may describe a thing instead of naming it ("the table of
 # true and false positives and negatives"); a shorter one names its subject itself.
 MIN_DESCRIPTION_WORDS = 4
+# Names asked for a description: greedy naming sits on a near tie for some descriptions
+# ("ROC" or "Confusion matrix" for the table of true and false positives, by the process),
+# so a name the sources do not hold gets one more ask, with that name ruled out.
+NAME_TRIES = 2
 
 
 class Pipeline:
@@ -97,15 +101,29 @@ class Pipeline:
         names it), or None. Only a description is named (``MIN_DESCRIPTION_WORDS`` content
         words or more). The new search must be covered on its own, with no missing term,
         and its best passage must write every word of the name: the model only suggests
-        what to look for; the sources decide whether they hold it."""
+        what to look for; the sources decide whether they hold it. A name they do not hold
+        gets one more ask with that name ruled out (``NAME_TRIES``)."""
         from rag.generate import name_concept
         from rag.keyword import tokenize
 
         if len(tokenize(result.question)) < MIN_DESCRIPTION_WORDS:
             return None  # "diffusion models" names its subject; a model would only swap it for a near one ("GAN")
-        term = name_concept(result.question, name, self.settings)
-        if not term:
-            return None
+        tried: list[str] = []
+        for _ in range(NAME_TRIES):
+            term = name_concept(result.question, name, self.settings, tuple(tried))
+            if not term or term.lower() in (t.lower() for t in tried):
+                return None  # not machine learning, or no other name
+            found = self._found_as(result, term)
+            if found is not None:
+                return found
+            tried.append(term)
+        return None
+
+    def _found_as(self, result: SearchResult, term: str) -> SearchResult | None:
+        """The search for ``term`` standing in for refused ``result``, or None when the
+        sources do not hold it (see ``_search_named``)."""
+        from rag.keyword import tokenize
+
         try:
             found = self.search(term, len(result.hits) or None, list(result.sources) or None)
         except RagError:

@@ -52,6 +52,33 @@ def test_a_refused_description_is_searched_by_the_name_the_model_gives(pipeline,
     assert all(s.supported for s in ans.sentences)
 
 
+def test_a_name_the_sources_lack_gets_one_more_ask_with_it_ruled_out(pipeline, monkeypatch):
+    """Greedy naming sits on a near tie for some descriptions ("ROC" in one process,
+    "Confusion matrix" in another); the sources decide, so a name they lack is asked again."""
+    question = "the table of true and false positives and negatives"
+    asked = []
+
+    def stream(messages, settings, max_tokens, temperature=0.1):
+        asked.append(messages[-1]["content"])
+        if messages[-1]["content"].startswith(generate.NAME_TASK):
+            yield "Confusion matrix" if "“ROC”" in messages[-1]["content"] else "ROC"
+
+    monkeypatch.setitem(generate._BACKENDS, "local", stream)
+    ans = pipeline.ask(question, generator="local")
+    assert not ans.refused and any("searched for “Confusion matrix”" in n for n in ans.notices)
+    assert any("confusion matrix" in (c.passage.title or "").lower() for c in ans.citations)
+    names = [a for a in asked if a.startswith(generate.NAME_TASK)]
+    assert names[0] == generate.NAME_TASK + question and "Not “ROC”" in names[1] and len(names) == 2
+
+
+def test_naming_stops_when_the_model_has_no_other_name(pipeline, monkeypatch):
+    asked = []
+    monkeypatch.setitem(generate._BACKENDS, "local", _naming_model("Gradient boosting", asked))
+    ans = pipeline.ask("How do the trees of gradient boosting in XGBoost learn?", generator="local")
+    assert ans.refused and not ans.notices
+    assert len(asked) == 2 and "Not “Gradient boosting”" in asked[1]  # asked again once, then the refusal stands
+
+
 def test_naming_is_greedy_so_a_description_is_named_the_same_way_every_time(pipeline, monkeypatch):
     temperatures = []
 
@@ -308,6 +335,8 @@ def test_local_model_names_what_a_refused_question_describes(pipeline, model_fil
     assert not ans.refused and any(c.passage.source == "004_72fcb9cbaed1c214.txt" for c in ans.citations)
     assert any(n.startswith("searched for") for n in ans.notices)
     assert pipeline.ask("best recipe for chocolate cake", generator="local").refused
+    # the near tie that named it "ROC" in one CI process: ruled out, the model names the table
+    assert generate.name_concept(ans.question, "local", pipeline.settings, ("ROC",)).lower() == "confusion matrix"
 
 
 # Questions a new user asked the default chat (issue 10), on the real local model.
