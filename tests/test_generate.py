@@ -72,11 +72,14 @@ def test_a_name_the_sources_lack_gets_one_more_ask_with_it_ruled_out(pipeline, m
 
 
 def test_naming_stops_when_the_model_has_no_other_name(pipeline, monkeypatch):
-    asked = []
+    asked, searched = [], []
     monkeypatch.setitem(generate._BACKENDS, "local", _naming_model("Gradient boosting", asked))
+    real_search = pipeline.search
+    monkeypatch.setattr(pipeline, "search", lambda q, *a, **k: searched.append(q) or real_search(q, *a, **k))
     ans = pipeline.ask("How do the trees of gradient boosting in XGBoost learn?", generator="local")
     assert ans.refused and not ans.notices
     assert len(asked) == 2 and "Not “Gradient boosting”" in asked[1]  # asked again once, then the refusal stands
+    assert searched[1:] == ["Gradient boosting"]  # the repeated name is not searched a second time
 
 
 def test_naming_is_greedy_so_a_description_is_named_the_same_way_every_time(pipeline, monkeypatch):
@@ -440,11 +443,20 @@ def test_warm_local_leaves_the_prefix_evaluated_for_the_next_question(settings, 
 
 
 @needs_local
-def test_a_local_reply_does_not_depend_on_what_the_process_asked_before(settings, model_file, pipeline):
+def test_a_local_reply_does_not_depend_on_what_the_process_asked_before(settings, model_file, pipeline, monkeypatch):
     """The same prompt gets the same reply after any history: the sampling seed is fixed
     per reply and every prompt is evaluated from the same prefix state. (A reply that
     depended on the calls before it passed the suite alone and failed it in CI.)"""
     question = "the table of true and false positives and negatives"
+    llm = generate.local_llm(settings.home)
+    entered = []  # the evaluated tokens each generation starts from
+    real_generate = llm.generate
+
+    def recording(tokens, *args, **kwargs):
+        entered.append(list(llm.input_ids[: llm.n_tokens]))
+        return real_generate(tokens, *args, **kwargs)
+
+    monkeypatch.setattr(llm, "generate", recording)
     result = pipeline.search("What is a GRU?")
     context = generate.select_context(result.question, generate.answer_passages(result), pipeline.index.encoder)
     messages = build_messages(result.question, context)
@@ -452,6 +464,8 @@ def test_a_local_reply_does_not_depend_on_what_the_process_asked_before(settings
     named = generate.name_concept(question, "local", settings)
     generate.answer_with_model(pipeline.search("How does dropout work?"), "local", pipeline, max_tokens=20)
     assert generate.generate_text("local", messages, settings, None, 40)[0] == first
-    llm = generate.local_llm(settings.home)
     llm.reset()  # a cold model: the prefix is evaluated again, on its own
     assert generate.name_concept(question, "local", settings) == named
+    # whatever came before, every generation started from exactly the fixed prefix
+    pinned = generate._pinned[id(llm)]
+    assert len(entered) == 5 and len(pinned) > 300 and all(e == pinned for e in entered)
