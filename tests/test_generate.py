@@ -309,6 +309,38 @@ def test_assembly_refuses_a_wrong_checksum(tmp_path, monkeypatch):
     assert not list((tmp_path / "models").glob("*.gguf"))  # nothing half-made is left
 
 
+@needs_local
+def test_two_threads_asking_for_the_model_at_once_get_one_whole_file(tmp_path):
+    """The app's background warm-up and a question can both find the model missing; they
+    once assembled into the same temporary file, and the first to finish loaded a file the
+    other was still rewriting (every answer of that process degraded)."""
+    import hashlib
+    import threading
+
+    barrier = threading.Barrier(2)
+    got, errors = [], []
+
+    def ask():
+        barrier.wait()
+        try:
+            got.append(local_model_path(tmp_path))
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure of either thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(got) == 2 and got[0] == got[1]
+    digest = hashlib.sha256()
+    with open(got[0], "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    assert digest.hexdigest() == generate.LOCAL_MODEL_SHA256
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [got[0].name, got[0].with_suffix(".sha256").name]
+
+
 @pytest.fixture(scope="session")
 def model_file(settings):
     if not local_available():
