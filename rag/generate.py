@@ -147,8 +147,8 @@ def local_model_path(home: Path) -> Path:
         return target
     # One assembly at a time in a process: the app's background warm-up and a question
     # used to assemble into the same ".part-<pid>" file at once, and the first to finish
-    # loaded a file the other was still rewriting (weights partly zero: every answer of
-    # that process degraded, intermittently, in the test suite).
+    # loaded a file the other was still rewriting (the likely cause of the test suite's
+    # intermittent runs in which one process answered badly throughout).
     with _assemble_lock:
         if _assembled(target):
             return target
@@ -212,7 +212,7 @@ _pinned: dict[int, list[int]] = {}  # per loaded model: the prompt tokens every 
 
 # Every local reply is sampled from this seed. llama-cpp-python otherwise derives each
 # call's seed from the previous call's, so a reply depended on how many replies the
-# process had made before it: a test passed alone and failed in a full run.
+# process had made before it.
 LOCAL_SEED = 1234
 
 
@@ -251,11 +251,10 @@ def _pin_prefix(llm) -> None:
     """Leave the model's evaluated tokens exactly the fixed prefix, evaluated on its own.
 
     llama.cpp re-evaluates a prompt only from the first token that differs from the last
-    one, and the numbers it computes depend slightly on where that evaluation starts. A
-    reply then depended on which prompt came before it (greedy naming picked another
-    word after another question). Every prompt is evaluated from the same point, after
-    the same prefix state, so a prompt gets the same reply whatever came before it; the
-    prefix itself is still evaluated once per process.
+    one, and the numbers it computes can shift slightly with where that evaluation
+    starts, so a reply could depend on which prompt came before it. Every prompt is
+    evaluated from the same point, after the same prefix state; the prefix itself is
+    still evaluated once per process.
     """
     pinned = _pinned.get(id(llm))
     if pinned is None:
