@@ -312,8 +312,9 @@ def test_assembly_refuses_a_wrong_checksum(tmp_path, monkeypatch):
 @needs_local
 def test_two_threads_asking_for_the_model_at_once_get_one_whole_file(tmp_path):
     """The app's background warm-up and a question can both find the model missing; they
-    once assembled into the same temporary file, and the first to finish loaded a file the
-    other was still rewriting (every answer of that process degraded)."""
+    once assembled into the same temporary file, and the first to finish could load a file
+    the other was still rewriting (the likely cause of runs in which one process answered
+    badly throughout)."""
     import hashlib
     import threading
 
