@@ -46,7 +46,16 @@ _FRAME = frozenset(
     # contractions typed without their apostrophe ("so they dont explode")
     + """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent
     hadnt whats hows whys thats theres im ive youre theyre lets""".split()
+    # words that ask for a property of the subject ("the downside of relu"), which the
+    # WordPiece vocabulary happens to split, and chat shorthand for "explain simply"
+    + """downside downsides drawback drawbacks upside upsides tradeoff tradeoffs trade-off trade-offs
+    pitfall pitfalls caveat caveats shortcoming shortcomings weakness weaknesses strength strengths
+    limitation limitations gotcha gotchas eli5 tldr layman laymans""".split()
+    # chat shorthand ("mini batch gradient descent explain plz")
+    + """plz pls thx thanx ty cuz bc ppl btw idk imo tbh wrt shd shld cld wld abt smth sth""".split()
 )
+# Parts of a hyphenated word that only prefix the next one ("re-scale", "pre-train").
+_AFFIXES = frozenset("re non un pre co de anti semi sub multi mid".split())
 MIN_TYPO_LEN = 5  # shorter words ("gelu", "relu") are too easily one edit from another term
 MIN_STEM_SHARE_LEN = 6  # see Vocabulary.relates
 MIN_PREFIX_LEN = 4  # "conv", "backprop", "init": abbreviations of a corpus word
@@ -118,7 +127,7 @@ def _base_forms(word: str) -> set[str]:
     """The word and what it may be an inflection of: plurals, verb forms, prefixes re-/non-/un-."""
     out = {word}
     for prefix in ("re", "non", "un"):
-        if word.startswith(prefix) and len(word) - len(prefix) >= 4:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:  # "reuse" -> "use"
             out.add(word[len(prefix):].lstrip("-"))
     for w in list(out):
         for suffix in _SUFFIXES:
@@ -178,6 +187,8 @@ class Vocabulary:
         word no English vocabulary holds, a long shared beginning ("convolving" beside
         "convolution")."""
         w = word.lower()
+        if len(w) == 2 and w.isalpha():
+            return self._initials(w)
         if not MIN_PREFIX_LEN <= len(w) <= MAX_WORD_LEN or not w.isalpha():
             return False
         if self._prefixes is None:
@@ -191,6 +202,11 @@ class Vocabulary:
             if j < len(self._prefixes) and self._prefixes[j].startswith(w[:shared]):
                 return True
         return self._compound(w)
+
+    def _initials(self, w: str) -> bool:
+        """Whether a two-letter ``w`` gives the initials of a phrase many passages write:
+        "nn" for "neural network" (75 passages), "gd" for "gradient descent"."""
+        return any(a[0] == w[0] and b[0] == w[1] and n >= ACRONYM_MIN_DOCS for (a, b), n in self.bigrams.items())
 
     def _compound(self, w: str) -> bool:
         """Whether ``w`` writes as one word two words the corpus writes side by side, each
@@ -227,6 +243,7 @@ class Vocabulary:
         return best[1] if best else None
 
 
+ACRONYM_MIN_DOCS = 10  # "cv" for "computer vision" (4 passages) is too rare to read as the corpus's
 COMPOUND_PART_LEN = 3  # each part of a word run together ("batch" + "norm") has at least this many letters
 RARE_PHRASE_SHARE = 0.03  # a two-word phrase in at most this share of passages is a specific term
 
@@ -319,6 +336,11 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
             return word  # (a contraction such as "don't" is grammar, not a topic)
         if vocab.knows(low):
             return word
+        head, _, rest = low.partition("-")
+        if head in _AFFIXES and rest and "-" not in rest:
+            low = rest  # "re-scale" is read as "scale", "pre-train" as "train"
+            if vocab.knows(low):
+                return word
         if "-" in low:
             # A compound the corpus never writes: unknown when a part is ("bias-variance").
             parts = [p for p in low.split("-") if p]
