@@ -23,7 +23,7 @@ from functools import lru_cache
 from rag.keyword import tokenize
 from rag.query import _FRAME
 from rag.records import Passage, SearchResult
-from rag.text import announces, is_header_row, split_sentences
+from rag.text import announces, is_header_row, split_sentences, table_rows
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
@@ -163,9 +163,13 @@ def headed_claims(passage: Passage) -> list[str]:
 def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[int, str]]:
     """A passage's sentences that make claims, with their positions: not labels or
     instructions; with ``quoting``, not sentences that only announce what follows them in
-    the passage ("... are as follows:"; the model still sees them in its prompt)."""
+    the passage ("... are as follows:"; the model still sees them in its prompt), nor a
+    table's body rows."""
     out = []
+    rows = table_rows(passage.answer) if quoting else frozenset()
     for pos, sent in enumerate(split_sentences(passage.answer)):
+        if quoting and any(sent in row for row in rows):
+            continue  # a table row's cells run together: garbled as a quote
         if is_claim(sent) and not looks_like_instruction(sent) and not (quoting and announces(sent)):
             out.append((pos, sent[:MAX_SENTENCE_CHARS]))
     return out

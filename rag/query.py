@@ -30,7 +30,7 @@ from pathlib import Path
 
 from rag.keyword import _STOP, tokenize
 
-__all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "rare_phrases", "is_technical"]
+__all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "share_head", "rare_phrases", "is_technical"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # Words that frame a question rather than name its subject; never a missing topic.
@@ -301,6 +301,25 @@ def split_parts(question: str) -> tuple[str, ...]:
     ('epoch', 'batch', 'iteration')
     """
     q = _TAIL.sub("", question.strip())
+    parts = _split_clause(q)
+    if parts:
+        return parts
+    # A comparison followed or preceded by a clause of its own: "sgd or adam - which one
+    # should I pick", "RNN vs CNN, when do you use which", "in transfer learning: X vs Y".
+    for clause in _CLAUSE.split(q):
+        parts = _split_clause(_TAIL.sub("", clause.strip()))
+        if parts:
+            return parts
+    return ()
+
+
+_ASKING = frozenset("whats what's what which why how difference differences diff".split())
+_PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while)\b", re.I)
+_CLAUSE = re.compile(r"\s+[-–—]+\s+|\s*[,;:]\s+")
+
+
+def _split_clause(q: str) -> tuple[str, ...]:
+    """The parts of one clause that is wholly a comparison, or ()."""
     for pattern in _PATTERNS:
         m = pattern.match(q)
         if not m:
@@ -312,15 +331,44 @@ def split_parts(question: str) -> tuple[str, ...]:
         # trailing context after the second concept ("... in neural networks") stays with it
         parts = []
         for p in pieces:
-            p = _ARTICLE.sub("", p.strip()).strip()
+            p = _CLAUSE.split(p.strip(), maxsplit=1)[0]  # "CNN, when do you use which" -> "CNN"
+            words = p.split()
+            while len(words) > 1 and words[-1].lower() in _STOP | _ASKING:
+                words.pop()  # "iteration whats the difference" -> "iteration"
+            p = _ARTICLE.sub("", " ".join(words).strip()).strip()
             p = re.sub(r"^(?:the\s+)?(?:difference|diff)\s+between\s+", "", p, flags=re.I)
-            if not _content(p) or len(p.split()) > MAX_PART_WORDS:
-                return ()
+            if not _content(p) or len(p.split()) > MAX_PART_WORDS or _PREPOSITION.match(p):
+                return ()  # (a part that opens with a preposition is a phrase: "for text or time series")
             parts.append(p)
         if len(parts) >= 2 and len({p.lower() for p in parts}) == len(parts):
             return tuple(parts)
         return ()
     return ()
+
+
+def share_head(parts: tuple[str, ...], vocab: Vocabulary) -> tuple[str, ...]:
+    """Parts that leave the shared head noun to the last one, given it back where the
+    corpus writes the whole phrase: "batch vs stochastic gradient descent" asks about
+    "batch gradient descent" (not "batch", which finds batch normalization); "dropout vs
+    batch norm" stays as it is, since no passage writes "dropout norm"."""
+    if len(parts) < 2:
+        return parts
+    last = parts[-1].split()
+    out = []
+    for part in parts[:-1]:
+        words = part.split()
+        best = part
+        if len(words) == 1:  # a modifier alone ("batch", "l1"); "deep learning" has its head
+            for k in range(1, len(last)):
+                if len(tokenize(" ".join(last[k:]))) != len(last) - k:
+                    continue  # the tail must be all content words, a noun phrase
+                candidate = " ".join(words + last[k:])
+                toks = tokenize(candidate)
+                if len(toks) >= 2 and all(vocab.bigrams[b] > 0 for b in zip(toks, toks[1:])):
+                    best = candidate  # the longest shared tail the corpus writes
+                    break
+        out.append(best)
+    return (*out, parts[-1])
 
 
 def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
@@ -364,6 +412,6 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
         return word
 
     search_text = _WORD.sub(fix, question)
-    parts = split_parts(search_text)
+    parts = share_head(split_parts(search_text), vocab)
     return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(technical)), parts,
                      tuple(dict.fromkeys(unknown)))

@@ -59,3 +59,27 @@ def is_header_row(line: str) -> bool:
     bar short linking words. It names columns or a topic; it states nothing."""
     words = line.split()
     return len(words) >= 3 and all(_HEADER_WORD.match(w) for w in words)
+
+
+MIN_TABLE_ROWS = 2  # a title over one unpunctuated line is a heading and its item, not a table
+
+
+def table_rows(text: str) -> frozenset[str]:
+    """The body rows of the tables in ``text``: runs of unpunctuated lines under a header
+    row ("Convergence Stable and accurate Noisy, may fluctuate More stable than SGD …").
+    Their cells were run together when the page was flattened, so a row reads as one
+    garbled sentence: fine for a model to read, not to quote."""
+    rows: set[str] = set()
+    run: list[str] = []
+    in_table = False
+    for line in [*text.splitlines(), ""]:
+        line = line.strip()
+        if in_table and line and not line.endswith((".", "!", "?", ":")) and not _BULLET.match(line):
+            run.append(line)
+            continue
+        if len(run) >= MIN_TABLE_ROWS:
+            rows.update(run)
+        run = []
+        in_table = bool(line) and is_header_row(line)
+    return frozenset(rows)
+

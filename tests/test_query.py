@@ -19,6 +19,12 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
     ("What’s the difference between L1 and L2?", ()),  # split after clean_question folds the apostrophe
     ("ReLU vs GELU vs sigmoid", ("ReLU", "GELU", "sigmoid")),
     ("relu or sigmoid", ("relu", "sigmoid")),
+    # a comparison beside a clause of its own
+    ("sgd or adam - which one should I actually pick for training?", ("sgd", "adam")),
+    ("lstm or gru, which one should i pick", ("lstm", "gru")),
+    ("in transfer learning: freezing layers vs fine-tuning them", ("freezing layers", "fine-tuning")),
+    # ... but a phrase that opens with a preposition is no part
+    ("a network that remembers earlier inputs, for text or time series", ()),
     # single-concept questions stay whole
     ("Is dropout used in training or inference?", ()),
     ("What is dropout?", ()),
@@ -28,6 +34,25 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
 ])
 def test_split_parts(question, parts):
     assert split_parts(question) == parts
+
+
+@pytest.mark.parametrize("question,parts", [
+    # a modifier alone gets the head the last part names, where the corpus writes the phrase
+    ("batch vs stochastic gradient descent", ("batch gradient descent", "stochastic gradient descent")),
+    ("l1 vs l2 regularization", ("l1 regularization", "l2 regularization")),
+    ("What is the difference between supervised and unsupervised learning?",
+     ("supervised learning", "unsupervised learning")),
+    # ... not where it does not ("dropout norm"), nor onto a part with a head of its own
+    ("dropout vs batch norm", ("dropout", "batch norm")),
+    ("deep learning vs classical machine learning", ("deep learning", "classical machine learning")),
+    # a part ends where its clause does, and asks nothing
+    ("RNN vs CNN, when do you use which?", ("RNN", "CNN")),
+    ("epoch vs batch vs iteration whats the diffrence", ("epoch", "batch", "iteration")),
+])
+def test_parts_of_a_planned_question(vocab, question, parts):
+    from rag.retrieve import clean_question
+
+    assert plan_question(clean_question(question), vocab).parts == parts
 
 
 def test_technical_words_are_those_english_does_not_hold_whole():
