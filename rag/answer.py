@@ -172,11 +172,13 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
     """
     if answer.refused or answer.generator == "extractive" or result.parts or not result.hits:
         return answer
-    top = result.hits[0]
-    if top.passage.kind not in ("qa", "prose") or is_hollow(top.passage):
+    # A hollow best match (a heading listed without an answer) is said by ``note_hollow``;
+    # the passage that can be quoted is the best one with an answer.
+    top = next((h for h in result.hits if not is_hollow(h.passage)), None)
+    if top is None or top.passage.kind not in ("qa", "prose"):
         return answer
     score = {h.passage.id: h.score for h in result.hits}
-    cited = [score.get(c.passage.id, float("-inf")) for c in answer.citations]
+    cited = [score.get(c.passage.id, float("-inf")) for c in answer.citations if not is_hollow(c.passage)]
     if cited and top.score - max(cited) < BEST_MARGIN:
         return answer  # the best passage is cited, or one about as good
     ctx = select_context(result.searched_as or result.question, [(top.passage, None)], encoder,

@@ -205,6 +205,19 @@ def test_an_answer_that_skips_the_clearly_best_passage_opens_with_its_quote(pipe
     assert "best-matching passage" in ans.notices[-1]
 
 
+def test_a_hollow_best_match_leaves_the_quote_to_the_best_passage_with_an_answer(pipeline, monkeypatch):
+    from rag.context import is_hollow
+
+    question = "What is a deep neural network, and how does it differ from a shallow neural network?"
+    hits = pipeline.search(question).hits
+    assert is_hollow(hits[0].passage) and not is_hollow(hits[1].passage)  # a heading listed without an answer
+    reply = f"{_context_sentence(pipeline, question, 3)} [3]"  # true, from a passage ≥ 0.1 below hits[1]
+    ans = _api_pipeline(pipeline, reply, monkeypatch).ask(question, generator="api")
+    assert ans.generator == "api" and ans.citations[0].passage.id == hits[1].passage.id
+    assert "best-matching passage" in ans.notices[-1]
+    assert any(c.passage.id == hits[0].passage.id for c in ans.citations)  # the listing is still said
+
+
 def test_a_near_tie_is_the_models_choice(pipeline, monkeypatch):
     question = "What is an activation function?"
     hits = pipeline.search(question).hits
