@@ -314,7 +314,7 @@ def split_parts(question: str) -> tuple[str, ...]:
 
 
 _ASKING = frozenset("whats what's what which why how difference differences diff".split())
-_PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while)\b", re.I)
+_PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while|after|before|through|without|about|between|than|via)\b", re.I)
 _CLAUSE = re.compile(r"\s+[-–—]+\s+|\s*[,;:]\s+")
 
 
