@@ -14,7 +14,8 @@ make it. Thresholds are named constants below; how they were chosen is in
 ``eval/README.md`` (the cover thresholds on round 1 of ``eval/practice.jsonl``; the
 clause, sibling and swapped-role rules by reading every disagreement on all 74 answers
 with both label files; the comparison, "instead of", number, direction and subject rules
-by reading rounds 3 and 4; all 140 are tuning data now, round 5 is held out).
+by reading rounds 3 and 4, later rules by reading rounds 5 to 10, all tuning data now;
+rounds 11 to 13 are held out).
 """
 
 from __future__ import annotations
