@@ -174,7 +174,8 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
         return answer
     # A hollow best match (a heading listed without an answer) is said by ``note_hollow``;
     # the passage that can be quoted is the best one with an answer.
-    top = next((h for h in result.hits if not is_hollow(h.passage)), None)
+    # (Only just under the hollow one: a passage further down is no clear best.)
+    top = next((h for h in result.hits[:2] if not is_hollow(h.passage)), None)
     if top is None or top.passage.kind not in ("qa", "prose"):
         return answer
     score = {h.passage.id: h.score for h in result.hits}

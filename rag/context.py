@@ -166,9 +166,9 @@ def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[i
     the passage ("... are as follows:"; the model still sees them in its prompt), nor a
     table's body rows."""
     out = []
-    rows = table_rows(passage.answer) if quoting else frozenset()
+    rows = set(split_sentences("\n".join(table_rows(passage.answer)))) if quoting else set()
     for pos, sent in enumerate(split_sentences(passage.answer)):
-        if quoting and any(sent in row for row in rows):
+        if sent in rows:
             continue  # a table row's cells run together: garbled as a quote
         if is_claim(sent) and not looks_like_instruction(sent) and not (quoting and announces(sent)):
             out.append((pos, sent[:MAX_SENTENCE_CHARS]))

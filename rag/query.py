@@ -52,10 +52,11 @@ _FRAME = frozenset(
     pitfall pitfalls caveat caveats shortcoming shortcomings weakness weaknesses strength strengths
     limitation limitations gotcha gotchas eli5 tldr layman laymans""".split()
     # chat shorthand ("mini batch gradient descent explain plz")
-    + """plz pls thx thanx ty cuz bc ppl btw idk imo tbh wrt shd shld cld wld abt smth sth""".split()
+    + """plz pls thx thanx ty cuz btw idk imo tbh wrt shd shld cld wld abt smth sth""".split()
 )
 # Parts of a hyphenated word that only prefix the next one ("re-scale", "pre-train").
-_AFFIXES = frozenset("re non un pre co de anti semi sub multi mid".split())
+# ("semi-", "un-", "anti-" make new topics: "semi-supervised learning" is not "supervised".)
+_AFFIXES = frozenset("re non pre".split())
 MIN_TYPO_LEN = 5  # shorter words ("gelu", "relu") are too easily one edit from another term
 MIN_STEM_SHARE_LEN = 6  # see Vocabulary.relates
 MIN_PREFIX_LEN = 4  # "conv", "backprop", "init": abbreviations of a corpus word
@@ -205,7 +206,7 @@ class Vocabulary:
 
     def _initials(self, w: str) -> bool:
         """Whether a two-letter ``w`` gives the initials of a phrase many passages write:
-        "nn" for "neural network" (75 passages), "gd" for "gradient descent"."""
+        "nn" for "neural network" (75 passages)."""
         return any(a[0] == w[0] and b[0] == w[1] and n >= ACRONYM_MIN_DOCS for (a, b), n in self.bigrams.items())
 
     def _compound(self, w: str) -> bool:
@@ -243,7 +244,9 @@ class Vocabulary:
         return best[1] if best else None
 
 
-ACRONYM_MIN_DOCS = 10  # "cv" for "computer vision" (4 passages) is too rare to read as the corpus's
+# "nn" for "neural network" (75 passages). Below ~20 passages the pairs are often no term
+# at all but two words either side of a dropped stop word ("learn … model": "lm").
+ACRONYM_MIN_DOCS = 20
 COMPOUND_PART_LEN = 3  # each part of a word run together ("batch" + "norm") has at least this many letters
 RARE_PHRASE_SHARE = 0.03  # a two-word phrase in at most this share of passages is a specific term
 
@@ -286,6 +289,7 @@ _PATTERNS = [
 _TAIL = re.compile(r"\s*[?.!]+\s*$")
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 MAX_PART_WORDS = 6  # a longer "part" is a clause, not a named concept
+MAX_HEAD_WORDS = 3  # a head noun shared by the parts of "X vs Y Z" ("gradient descent")
 
 
 def _content(words: str) -> list[str]:
@@ -314,8 +318,13 @@ def split_parts(question: str) -> tuple[str, ...]:
 
 
 _ASKING = frozenset("whats what's what which why how difference differences diff".split())
-_PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while|after|before|through|without|about|between|than|via)\b", re.I)
+_PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while|after|before|through|without|about|between|than|via)(?=\s|$)", re.I)
 _CLAUSE = re.compile(r"\s+[-–—]+\s+|\s*[,;:]\s+")
+_BEFORE = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+")
+# a comma ends the last part only before a clause that asks ("…, when do you use which");
+# before another name it lists ("tanh, sigmoid")
+_AFTER = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|,\s+(?=(?:when|which|what|why|how|is|are|can|could|do|does|"
+                    r"should|would|and\s+why|or\s+what)\b)", re.I)
 
 
 def _split_clause(q: str) -> tuple[str, ...]:
@@ -324,14 +333,16 @@ def _split_clause(q: str) -> tuple[str, ...]:
         m = pattern.match(q)
         if not m:
             continue
-        x, y = m.group("x"), m.group("y")
+        # A clause before the comparison or after it is no part of it: "transfer learning:
+        # freezing layers vs fine-tuning", "RNN vs CNN, when do you use which".
+        x = _BEFORE.split(m.group("x"))[-1]
+        y = _AFTER.split(m.group("y"), maxsplit=1)[0]
         # "x" may itself be a list: "an epoch, a batch and an iteration"
         pieces = [p for p in re.split(r"\s*,\s*|\s+and\s+", x) if p] + \
             [p for p in re.split(r"\s+(?:vs\.?|versus)\s+", y) if p]  # "X vs Y vs Z"
         # trailing context after the second concept ("... in neural networks") stays with it
         parts = []
         for p in pieces:
-            p = _CLAUSE.split(p.strip(), maxsplit=1)[0]  # "CNN, when do you use which" -> "CNN"
             words = p.split()
             while len(words) > 1 and words[-1].lower() in _STOP | _ASKING:
                 words.pop()  # "iteration whats the difference" -> "iteration"
@@ -354,20 +365,20 @@ def share_head(parts: tuple[str, ...], vocab: Vocabulary) -> tuple[str, ...]:
     if len(parts) < 2:
         return parts
     last = parts[-1].split()
+    head = " ".join(last[1:])
+    # the last part is a modifier and a short noun phrase of content words only
+    # ("stochastic gradient descent"), not a phrase with context ("early stopping for networks")
+    if not 2 <= len(last) <= MAX_HEAD_WORDS + 1 or len(tokenize(head)) != len(last) - 1:
+        return parts
+    taken = {p.lower() for p in parts}
     out = []
     for part in parts[:-1]:
-        words = part.split()
-        best = part
-        if len(words) == 1:  # a modifier alone ("batch", "l1"); "deep learning" has its head
-            for k in range(1, len(last)):
-                if len(tokenize(" ".join(last[k:]))) != len(last) - k:
-                    continue  # the tail must be all content words, a noun phrase
-                candidate = " ".join(words + last[k:])
-                toks = tokenize(candidate)
-                if len(toks) >= 2 and all(vocab.bigrams[b] > 0 for b in zip(toks, toks[1:])):
-                    best = candidate  # the longest shared tail the corpus writes
-                    break
-        out.append(best)
+        candidate = f"{part} {head}"
+        toks = tokenize(candidate)
+        if (len(part.split()) == 1 and candidate.lower() not in taken and len(toks) >= 2
+                and all(vocab.bigrams[b] > 0 for b in zip(toks, toks[1:]))):
+            part = candidate  # "batch" -> "batch gradient descent"
+        out.append(part)
     return (*out, parts[-1])
 
 

@@ -45,8 +45,16 @@ def test_split_parts(question, parts):
     # ... not where it does not ("dropout norm"), nor onto a part with a head of its own
     ("dropout vs batch norm", ("dropout", "batch norm")),
     ("deep learning vs classical machine learning", ("deep learning", "classical machine learning")),
+    # ... nor a duplicate of another part, nor context after the last part's noun phrase
+    ("gradient vs gradient descent", ("gradient", "gradient descent")),
+    ("dropout vs early stopping for neural networks", ("dropout", "early stopping for neural networks")),
     # a part ends where its clause does, and asks nothing
     ("RNN vs CNN, when do you use which?", ("RNN", "CNN")),
+    ("quick one - relu vs tanh", ("relu", "tanh")),
+    ("transfer learning: freezing layers vs fine-tuning them", ("freezing layers", "fine-tuning")),
+    # ... but a comma before another name lists it, and a hyphen after "in" is a word
+    ("compare adam with sgd, rmsprop and adagrad", ("adam", "sgd, rmsprop and adagrad")),
+    ("in-context learning vs fine-tuning", ("in-context learning", "fine-tuning")),
     ("epoch vs batch vs iteration whats the diffrence", ("epoch", "batch", "iteration")),
 ])
 def test_parts_of_a_planned_question(vocab, question, parts):
@@ -87,8 +95,12 @@ def vocab(index):
     ("why re-center and re-scale the activations", {}, ()),
     ("mini batch gradient descent explain plz", {}, ()),
     ("how many hidden layers shd i use for my nn", {}, ()),
-    # ... but initials no passage phrase gives stay unknown
+    # ... but initials no passage phrase gives stay unknown, and so do new words made with a
+    # prefix and the abbreviations of topics ("ppl": perplexity)
     ("what is kl divergence", {}, ("kl",)),
+    ("what is an lm", {}, ("lm",)),
+    ("semi-supervised learning", {}, ("semi-supervised",)),
+    ("what is ppl in language models", {}, ("ppl",)),
     # abbreviations and British spellings of corpus words are known
     ("what is backprop", {}, ()),
     ("Why normalise the input data?", {}, ()),
@@ -128,3 +140,31 @@ def test_rare_phrase_is_found_and_common_one_is_not(vocab):
 def test_vocabulary_ignores_adverts(vocab):
     # "schedule" occurs only in the training company's adverts (boilerplate units)
     assert not vocab.knows("schedule")
+
+
+def test_table_rows_are_the_runs_under_a_header_row():
+    from rag.text import table_rows
+
+    text = ("Aspect Batch Gradient Descent Stochastic Gradient Descent\n"
+            "Speed Very slow for large datasets Very fast per update\n"
+            "Memory Requirement Very high Very low\n"
+            "\n"
+            "Key Parts of CNN\n"
+            "Convolution layers find edges\n"
+            "\n"
+            "It is used in practice.")
+    assert table_rows(text) == {"Speed Very slow for large datasets Very fast per update",
+                                "Memory Requirement Very high Very low"}
+
+
+def test_quotes_skip_a_tables_rows_but_the_prompt_keeps_them(index):
+    from rag.context import candidate_sentences
+    from rag.text import table_rows
+
+    table = next(p for p in index.passages if p.title and len(table_rows(p.answer)) >= 5)
+    rows = table_rows(table.answer)
+    assert not any(s in rows for _, s in candidate_sentences(table, quoting=True))
+    from rag.context import is_claim
+
+    said = {r for r in rows if is_claim(r)}
+    assert said and said <= {s for _, s in candidate_sentences(table)}
