@@ -22,7 +22,7 @@ from rag.context import is_heading_only
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
-from rag.text import announces, split_sentences
+from rag.text import announces, is_header_row, split_sentences, table_rows
 
 __all__ = ["compare_sources", "Comparison", "SourceAnswer", "Point", "COVER_ABS", "COVER_REL"]
 
@@ -101,8 +101,12 @@ class Comparison:
 
 def _gist(passage: Passage, question_vec: np.ndarray, encoder) -> str:
     """The passage sentence that best answers the question, shortened to one line."""
-    sents = [s for s in split_sentences(passage.answer) if len(tokenize(s)) >= 3 and not announces(s)] \
-        or [passage.answer or passage.text]
+    # A table's header row names columns and says nothing; its body rows run their cells
+    # together, so they stand in only for a passage that is nothing but a table.
+    said = [s for s in split_sentences(passage.answer)
+            if len(tokenize(s)) >= 3 and not announces(s) and not is_header_row(s)]
+    rows = set(split_sentences("\n".join(table_rows(passage.answer))))
+    sents = [s for s in said if s not in rows] or said or [passage.answer or passage.text]
     vecs = encoder.encode(sents)
     scores = vecs @ question_vec + np.array([0.08 if i == 0 else 0.0 for i in range(len(sents))])
     best = sents[int(np.argmax(scores))]
@@ -113,7 +117,7 @@ def _synthesis_points(covered: list[SourceAnswer], encoder) -> tuple[tuple[Point
     sents: list[tuple[int, str]] = []
     for si, s in enumerate(covered):
         for p in s.passages[:1]:  # the best passage speaks for the source
-            sents.extend((si, t) for t in split_sentences(p.answer) if len(tokenize(t)) >= 4)
+            sents.extend((si, t) for t in split_sentences(p.answer) if len(tokenize(t)) >= 4 and not is_header_row(t))
     if len(covered) < 2 or not sents:
         return (), ()
     vecs = encoder.encode([t for _, t in sents])

@@ -94,3 +94,13 @@ def test_topics_cli_csv(run_cli, tmp_path):
     assert any(line.startswith("Dropout,") for line in rows)
     r = run_cli("topics", "--csv", str(tmp_path / "no" / "dir" / "t.csv"))
     assert r.returncode == 1 and "cannot write" in r.stderr
+
+
+def test_a_tables_header_row_is_never_a_sources_gist(pipeline):
+    from rag.compare import _gist
+    from rag.text import is_header_row, table_rows
+
+    table = next(p for p in pipeline.index.passages if p.title and len(table_rows(p.answer)) >= 5)
+    vec = pipeline.index.encoder.encode([table.title])[0]
+    gist = _gist(table, vec, pipeline.index.encoder)
+    assert not is_header_row(gist) and gist in table.answer
