@@ -22,7 +22,7 @@ from rag.context import is_heading_only
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
-from rag.text import announces, is_header_row, split_sentences, table_rows
+from rag.text import announces, is_header_row, split_sentences, table_sentences
 
 __all__ = ["compare_sources", "Comparison", "SourceAnswer", "Point", "COVER_ABS", "COVER_REL"]
 
@@ -105,7 +105,7 @@ def _gist(passage: Passage, question_vec: np.ndarray, encoder) -> str:
     # together, so they stand in only for a passage that is nothing but a table.
     said = [s for s in split_sentences(passage.answer)
             if len(tokenize(s)) >= 3 and not announces(s) and not is_header_row(s)]
-    rows = set(split_sentences("\n".join(table_rows(passage.answer))))
+    rows = table_sentences(passage.answer)
     sents = [s for s in said if s not in rows] or said or [passage.answer or passage.text]
     vecs = encoder.encode(sents)
     scores = vecs @ question_vec + np.array([0.08 if i == 0 else 0.0 for i in range(len(sents))])

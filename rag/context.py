@@ -23,7 +23,7 @@ from functools import lru_cache
 from rag.keyword import tokenize
 from rag.query import _FRAME
 from rag.records import Passage, SearchResult
-from rag.text import announces, is_header_row, split_sentences, table_rows
+from rag.text import announces, is_header_row, split_sentences, table_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
@@ -166,7 +166,7 @@ def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[i
     the passage ("... are as follows:"; the model still sees them in its prompt), nor a
     table's body rows."""
     out = []
-    rows = set(split_sentences("\n".join(table_rows(passage.answer)))) if quoting else set()
+    rows = table_sentences(passage.answer) if quoting else frozenset()
     for pos, sent in enumerate(split_sentences(passage.answer)):
         if sent in rows:
             continue  # a table row's cells run together: garbled as a quote

@@ -47,7 +47,7 @@ _FRAME = frozenset(
     + """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent
     hadnt whats hows whys thats theres im ive youre theyre lets""".split()
     # words that ask for a property of the subject ("the downside of relu"), which the
-    # WordPiece vocabulary happens to split, and chat shorthand for "explain simply"
+    # WordPiece vocabulary happens to split, and shorthand for "explain simply" (eli5, tldr)
     + """downside downsides drawback drawbacks upside upsides tradeoff tradeoffs trade-off trade-offs
     pitfall pitfalls caveat caveats shortcoming shortcomings weakness weaknesses strength strengths
     limitation limitations gotcha gotchas eli5 tldr layman laymans""".split()

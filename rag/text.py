@@ -83,3 +83,8 @@ def table_rows(text: str) -> frozenset[str]:
         in_table = bool(line) and is_header_row(line)
     return frozenset(rows)
 
+
+def table_sentences(text: str) -> frozenset[str]:
+    """The sentences ``split_sentences`` makes of ``text``'s table body rows."""
+    return frozenset(split_sentences("\n".join(table_rows(text))))
+
