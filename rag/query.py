@@ -319,12 +319,17 @@ def split_parts(question: str) -> tuple[str, ...]:
 
 _ASKING = frozenset("whats what's what which why how difference differences diff".split())
 _PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while|after|before|through|without|about|between|than|via)(?=\s|$)", re.I)
-_CLAUSE = re.compile(r"\s+[-–—]+\s+|\s*[,;:]\s+")
-_BEFORE = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+")
+# a sentence's end ("… L2 regularization. When would you use each?"), but not "vs." or "e.g."
+_STOP_MARK = r"(?<!\bvs)(?<!\bv\.s)(?<!\be\.g)(?<!\bi\.e)(?<!\betc)[.?!]+\s+"
+_CLAUSE = re.compile(r"\s+[-–—]+\s+|\s*[,;:]\s+|" + _STOP_MARK)
+_BEFORE = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|" + _STOP_MARK)
 # a comma ends the last part only before a clause that asks ("…, when do you use which");
 # before another name it lists ("tanh, sigmoid")
-_AFTER = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|,\s+(?=(?:when|which|what|why|how|is|are|can|could|do|does|"
-                    r"should|would|and\s+why|or\s+what)\b)", re.I)
+_AFTER = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|" + _STOP_MARK + r"|,\s+(?=(?:when|which|what|why|how|is|are|can|could|do|does|"
+                    r"should|would|and\s+why|or\s+what)\b)"
+                    # a clause of circumstance ends a name without a comma: "relu vs gelu when
+                    # training a transformer", "group norm vs batch norm if my batch is tiny"
+                    r"|\s+(?=(?:when|whenever|if|while|because|since|unless|given|especially)\s)", re.I)
 
 
 def _split_clause(q: str) -> tuple[str, ...]:

@@ -23,6 +23,13 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
     ("sgd or adam - which one should I actually pick for training?", ("sgd", "adam")),
     ("lstm or gru, which one should i pick", ("lstm", "gru")),
     ("in transfer learning: freezing layers vs fine-tuning them", ("freezing layers", "fine-tuning")),
+    # a clause of circumstance or a second sentence ends the last part
+    ("group norm vs batch norm when my batch size is only 2", ("group norm", "batch norm")),
+    ("relu vs gelu if the model is a transformer", ("relu", "gelu")),
+    ("Describe the difference between L1 and L2 regularization. When would you use each?",
+     ("L1", "L2 regularization")),
+    ("Quick question. relu vs gelu?", ("relu", "gelu")),
+    ("relu vs. gelu vs. swish", ("relu", "gelu", "swish")),  # "vs." is no sentence end
     # ... but a phrase that opens with a preposition is no part
     ("a network that remembers earlier inputs, for text or time series", ()),
     # single-concept questions stay whole
