@@ -12,6 +12,7 @@ no text) is skipped with a one-line reason; the rest is indexed.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -89,27 +90,66 @@ def _sources(folder: Path) -> dict[str, dict]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path} is not valid TOML: {exc}") from None
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
+    except OSError as exc:
+        raise CorpusError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    out = {k: v for k, v in data.items() if isinstance(v, dict)}
+    # A misspelt key ("boilerplat = false") would be ignored without a word: say so.
+    for name, entry in out.items():
+        for key, value in entry.items():
+            if key not in SOURCE_KEYS:
+                raise CorpusError(f"{path}: [{name!r}] has an unknown key {key!r} (known: {', '.join(SOURCE_KEYS)})")
+            if not isinstance(value, SOURCE_KEYS[key]):
+                kind = "true or false" if SOURCE_KEYS[key] is bool else "text in quotes"
+                raise CorpusError(f"{path}: [{name!r}] {key} must be {kind}, not {value!r}")
+    return out
 
 
-def _candidates(folder: Path) -> list[Path]:
-    """Every visible file under ``folder`` (sub-folders included), sorted by relative path."""
+SOURCE_KEYS = {"title": str, "label": str, "boilerplate": bool}  # what sources.toml may say of a file
+
+
+def _walk(folder: Path) -> tuple[list[Path], list[Skipped]]:
+    """Every visible file under ``folder`` (sub-folders included), sorted by relative path,
+    and what could not be looked at: a sub-folder that cannot be listed, a broken link."""
     if not folder.exists():
         raise CorpusError(f"corpus folder not found: {folder}")
     if not folder.is_dir():
         raise CorpusError(f"corpus path is not a folder: {folder}")
-    out = []
-    for p in folder.rglob("*"):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file() or rel.as_posix() == SOURCES_FILE:
-            continue
-        out.append(p)
-    return sorted(out, key=lambda p: p.relative_to(folder).as_posix())
+    out: list[Path] = []
+    unusable: list[Skipped] = []
+
+    def unlisted(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        if where == folder:
+            raise CorpusError(f"corpus folder cannot be read ({exc.strerror or exc}): {folder}")
+        unusable.append(Skipped(where.relative_to(folder).as_posix() + "/",
+                                f"folder cannot be read ({exc.strerror or exc})"))
+
+    for root, dirs, names in os.walk(folder, onerror=unlisted):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            p = Path(root) / name
+            rel = p.relative_to(folder)
+            if name.startswith(".") or rel.as_posix() == SOURCES_FILE:
+                continue
+            if p.is_file():
+                out.append(p)
+            elif p.is_symlink() and not p.exists():
+                unusable.append(Skipped(rel.as_posix(), "a link to nothing (its target is gone)"))
+    return (sorted(out, key=lambda p: p.relative_to(folder).as_posix()),
+            sorted(unusable, key=lambda s: s.source))
+
+
+def _candidates(folder: Path) -> list[Path]:
+    """Every visible file under ``folder`` (sub-folders included), sorted by relative path."""
+    return _walk(folder)[0]
 
 
 def _files(folder: Path) -> list[Path]:
     """The documents of a corpus folder: files whose extension (any case) is a known format."""
     return [p for p in _candidates(folder) if p.suffix.lower() in FORMATS]
+
+
+_WRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[a-z(])")
 
 
 def _pdf_text(path: Path) -> tuple[str, tuple[int, ...]]:
@@ -123,7 +163,10 @@ def _pdf_text(path: Path) -> tuple[str, tuple[int, ...]]:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             raise ValueError("it is encrypted")
-        texts = [(page.extract_text() or "").replace("\x00", "") for page in reader.pages]
+        # A line of a PDF ends where the page's width ran out, not where a sentence did:
+        # a break inside a sentence (no stop before it, a lower-case word after it) is a
+        # space, so the sentence is quoted and checked whole. (Same length: offsets hold.)
+        texts = [_WRAP.sub(" ", (page.extract_text() or "").replace("\x00", "")) for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ValueError(f"not a readable PDF ({str(exc) or type(exc).__name__})") from None
     starts, parts, pos = [], [], 0
@@ -152,7 +195,9 @@ def document_text(path: Path) -> tuple[str, tuple[int, ...], bytes]:
             raise ValueError("the PDF has no extractable text (a scan? run OCR first)")
     else:
         try:
-            text = raw.decode("utf-8")
+            # (a byte-order mark, as some Windows editors write, is no part of the text:
+            # left in, it hides the first line's heading or question from the parser)
+            text = raw.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError as exc:
             raise ValueError(f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
         pages = ()
@@ -186,12 +231,22 @@ def first_heading(text: str) -> str | None:
     for ln in lines:
         m = _MD_HEADING.match(ln)
         if m:
-            return re.sub(r"[*_`]", "", m.group(1)).strip() or None
+            heading = re.sub(r"[*_`]", "", _CONTROL.sub("", m.group(1))).strip()
+            if heading.endswith("?") or _ITEM.match(heading):
+                return None  # the document opens with its first question: no title
+            return heading or None
     if lines:
-        first = re.sub(r"[*_`#]", "", lines[0]).strip()
-        if first and len(first) <= 100 and len(first.split()) <= 14 and not first.endswith((".", ",", ";")):
+        first = re.sub(r"[*_`#]", "", _CONTROL.sub("", lines[0])).strip()
+        # A first line that asks or opens a numbered item is the first question, not a
+        # title ("Q: What is gradient clipping?" would name the source in every citation).
+        if (first and len(first) <= 100 and len(first.split()) <= 14 and not first.endswith((".", ",", ";", "?"))
+                and not _ITEM.match(first)):
             return first
     return None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff]")
+_ITEM = re.compile(r"^(?:q(?:uestion)?\s*\d*\s*[:.)]|a(?:nswer)?\s*[:.)]|\d+\s*[.)]\s)", re.I)
 
 
 def _short_label(heading: str, limit: int = 40) -> str:
@@ -208,10 +263,10 @@ def read_corpus(folder: Path) -> Corpus:
     folder, no documents, bad ``sources.toml``, nothing readable); a bad file is listed
     in ``skipped`` with its reason.
     """
-    candidates = _candidates(folder)
+    candidates, unusable = _walk(folder)
     files = [p for p in candidates if p.suffix.lower() in FORMATS]
-    skipped = [Skipped(p.relative_to(folder).as_posix(), "not a supported format (.txt, .md, .pdf)")
-               for p in candidates if p.suffix.lower() not in FORMATS]
+    skipped = unusable + [Skipped(p.relative_to(folder).as_posix(), "not a supported format (.txt, .md, .pdf)")
+                          for p in candidates if p.suffix.lower() not in FORMATS]
     if not files:
         raise CorpusError(f"corpus folder has no .txt, .md or .pdf documents: {folder}")
     meta = _sources(folder)
@@ -266,5 +321,11 @@ def corpus_fingerprint(folder: Path) -> dict[str, list]:
     touched it expects; hashing ~100 kB is cheap enough to do on every query.
     """
     paths = _files(folder) + [p for p in [folder / SOURCES_FILE] if p.exists()]
-    return {p.relative_to(folder).as_posix(): [hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns]
-            for p in paths}
+    out: dict[str, list] = {}
+    for p in paths:
+        try:
+            out[p.relative_to(folder).as_posix()] = [hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns]
+        except OSError as exc:
+            # an unreadable file is skipped by the build: its state is that it cannot be read
+            out[p.relative_to(folder).as_posix()] = [f"unreadable: {exc.strerror or type(exc).__name__}", None]
+    return out

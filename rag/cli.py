@@ -48,7 +48,7 @@ SourceOpt = typer.Option(None, "--source", "-s", help="Only this source: label, 
 JsonOpt = typer.Option(False, "--json", help="Print JSON (schema in the README) instead of tables.")
 KOpt = typer.Option(None, "-k", min=1, max=50, help="How many passages (default 5).")
 CorpusOpt = typer.Option(None, "--corpus", help="Folder of documents (default: the folder that built the index, "
-                         "else the bundled corpus/).")
+                         "else the bundled corpus/).", readable=False)  # (an unreadable folder: our one-line error)
 IndexOpt = typer.Option(None, "--index", help="Index folder (default: $RAG_HOME/index).")
 
 
@@ -210,6 +210,10 @@ def inspect(
     from ingest.corpus import FORMATS, Document, document_text, first_heading
     from ingest.report import file_report, parse
 
+    if file.suffix.lower() not in FORMATS:
+        raise UserError(f"{file}: not a supported format (.txt, .md, .pdf); ingest skips it")
+    if file.is_dir():
+        raise UserError(f"{file} is a folder; to see how a folder would be split: rag ingest --dry-run --corpus {file}")
     try:
         text, pages, _raw = document_text(file)
     except ValueError as exc:

@@ -82,11 +82,19 @@ class Settings:
 
 
 def remembered_corpus(index_dir: Path) -> Path | None:
-    """The corpus folder that built the index at ``index_dir``, if it still exists.
+    """The corpus folder that built the index at ``index_dir`` (None: no index).
 
     Every command uses it unless told otherwise (``--corpus`` or ``RAG_CORPUS``), so
     documents ingested from another folder stay the ones searched.
+
+    A folder that has gone (moved, deleted, a drive not mounted) is an error, not a reason
+    to rebuild the index from the bundled corpus and lose the user's documents from it;
+    unless the index holds exactly the bundled documents (built from another checkout's
+    copy of them), in which case this checkout's copy serves.
+
+    Raises ``UserError`` for a remembered folder that no longer exists.
     """
+    import hashlib
     import json
 
     try:
@@ -94,7 +102,18 @@ def remembered_corpus(index_dir: Path) -> Path | None:
         folder = Path(manifest["corpus_dir"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return folder if folder.is_dir() else None
+    if folder.is_dir():
+        return folder
+    try:
+        built = {name: info["sha256"] for name, info in manifest["sources"].items()}
+        bundled = {name: hashlib.sha256((DEFAULT_CORPUS / name).read_bytes()).hexdigest() for name in built}
+    except (OSError, KeyError, TypeError, AttributeError):
+        built, bundled = {}, {}
+    if bundled and bundled == built:
+        return DEFAULT_CORPUS
+    raise UserError(f"the index was built from {folder}, which no longer exists; the index is kept. "
+                    f"Say which documents to use with --corpus DIR or RAG_CORPUS "
+                    f"(the bundled ones: --corpus {DEFAULT_CORPUS})")
 
 
 def _convert(f, raw: str) -> object:

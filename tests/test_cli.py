@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import UserError
 from tests.conftest import CORPUS, RAG, ROOT
 
 PASSAGE_KEYS = {"rank", "source", "label", "title", "qnum", "section", "text", "start", "end", "score"}
@@ -83,6 +85,7 @@ def test_ask_text_output(run_cli):
     (("search", "dropout", "--source", "nope"), 1, "unknown source 'nope'"),
     (("ask", " ", "-g", "extractive"), 1, "error: the question is empty"),
     (("eval", "no/such/file.jsonl"), 1, "question set not found"),
+    (("inspect", "pyproject.toml"), 1, "not a supported format (.txt, .md, .pdf); ingest skips it"),
     (("search",), 2, "Missing argument"),
     (("search", "x", "-k", "0"), 2, "Invalid value"),
     (("ask", "x", "--generator", "gpt9"), 2, "Invalid value"),
@@ -338,3 +341,83 @@ def test_the_index_remembers_the_corpus_that_built_it(run_cli, cli_env, tmp_path
     assert json.loads(r.stdout)["passages"][0]["source"] == "training_tricks.md"
     r = run_cli("topics", "--json", env=env)  # the corpus that built the index last
     assert [s["source"] for s in json.loads(r.stdout)["sources"]] == ["training_tricks.md"]
+    # the folder that built the index is gone: an error naming it, and the index is kept
+    index_files = sorted(p.name for p in (tmp_path / "home" / "index").resolve().iterdir())
+    shutil.rmtree(other)
+    r = run_cli("search", "What is label smoothing?", "--json", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"the index was built from {other.resolve()}, which no longer exists" in r.stderr
+    assert "building index" not in r.stderr
+    assert sorted(p.name for p in (tmp_path / "home" / "index").resolve().iterdir()) == index_files
+    r = run_cli("search", "What is knowledge distillation?", "--json", "--corpus", str(mine), env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["passages"][0]["source"] == "compression_qa.txt"
+
+
+def test_an_index_of_the_bundled_documents_survives_their_folder_moving(tmp_path):
+    """Built from another checkout's copy of the five (since removed): this checkout's copy serves."""
+    from rag.config import DEFAULT_CORPUS, remembered_corpus
+
+    copy = tmp_path / "old_checkout" / "corpus"
+    shutil.copytree(DEFAULT_CORPUS, copy)
+    index = tmp_path / "index"
+    index.mkdir()
+    sources = {p.name: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in sorted(copy.glob("*.txt"))}
+    (index / "manifest.json").write_text(json.dumps({"corpus_dir": str(copy), "sources": sources}))
+    assert remembered_corpus(index) == copy
+    shutil.rmtree(copy)
+    assert remembered_corpus(index) == DEFAULT_CORPUS
+    sources[next(iter(sources))]["sha256"] = "0" * 64  # not the bundled documents: an error
+    (index / "manifest.json").write_text(json.dumps({"corpus_dir": str(copy), "sources": sources}))
+    with pytest.raises(UserError, match="no longer exists"):
+        remembered_corpus(index)
+
+
+def _as_ordinary_user() -> list[str]:
+    """A command prefix under which file permissions hold (root ignores them otherwise)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to test unreadable files as root"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def test_unreadable_files_folders_and_broken_links_are_skipped_by_name(cli_env, tmp_path):
+    """One file nobody may read, a locked sub-folder and a dangling link: each skipped with a
+    line naming it; the rest is indexed, and later commands on that folder work."""
+    corpus = tmp_path / "mine"
+    (corpus / "locked").mkdir(parents=True)
+    shutil.copy(OWN / "compression_qa.txt", corpus)
+    shutil.copy(OWN / "training_tricks.md", corpus)
+    shutil.copy(OWN / "training_tricks.md", corpus / "locked" / "copy.md")
+    (corpus / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    env = {k: v for k, v in cli_env.items() if k != "RAG_CORPUS"}
+    env["RAG_HOME"] = str(tmp_path / "home")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(_as_ordinary_user() + RAG + list(args), capture_output=True, text=True, env=env,
+                              timeout=300, cwd=ROOT)
+
+    (corpus / "training_tricks.md").chmod(0)
+    (corpus / "locked").chmod(0)
+    try:
+        r = run("ingest", "--corpus", str(corpus), "--json")
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        skipped = {s["file"]: s["reason"] for s in json.loads(r.stdout)["skipped"]}
+        assert skipped == {"training_tricks.md": "cannot be read (Permission denied)",
+                           "locked/": "folder cannot be read (Permission denied)",
+                           "gone.md": "a link to nothing (its target is gone)"}
+        for line in ("skipped training_tricks.md: cannot be read", "skipped locked/: folder cannot be read",
+                     "skipped gone.md: a link to nothing"):
+            assert line in r.stderr
+        r = run("search", "What is knowledge distillation?", "--json")
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        assert json.loads(r.stdout)["passages"][0]["source"] == "compression_qa.txt"
+        (corpus / "locked").chmod(0o755)
+        r = run("ingest", "--corpus", str(tmp_path / "mine" / "locked" / "copy.md"))
+        assert r.returncode == 1 and r.stderr.startswith("error: corpus path is not a folder"), r.stderr
+        (corpus / "locked").chmod(0)
+        r = run("ingest", "--corpus", str(corpus / "locked"), "--dry-run")
+        assert r.returncode == 1 and "corpus folder cannot be read (Permission denied)" in r.stderr, r.stderr
+    finally:
+        (corpus / "training_tricks.md").chmod(0o644)
+        (corpus / "locked").chmod(0o755)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from ingest.corpus import read_corpus
 from ingest.parse import BOILERPLATE, INTRO, MAX_PASSAGE_CHARS, PROSE, QA, analyse_document, parse_document
+from rag.errors import UserError
 from tests.conftest import ROOT
 
 OWN = ROOT / "eval" / "own_docs"
@@ -123,11 +125,12 @@ def test_prose_explainer_hides_nothing_and_stays_small():
 
 
 def _pdf(pages: list[str]) -> bytes:
-    """A minimal valid PDF with one line of text per page (Helvetica), written by hand."""
+    """A minimal valid PDF, one string per page ("\n" starts a line; Helvetica), written by hand."""
     objs = ["<< /Type /Catalog /Pages 2 0 R >>", None, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     kids = []
     for text in pages:
-        stream = "BT /F1 12 Tf 72 720 Td (" + text.replace("(", r"\(").replace(")", r"\)") + ") Tj ET"
+        lines = [ln.replace("(", r"\(").replace(")", r"\)") for ln in text.split("\n")]
+        stream = "BT /F1 12 Tf 14 TL 72 720 Td " + " T* ".join(f"({ln}) Tj" for ln in lines) + " ET"
         objs.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
         objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {len(objs)} 0 R "
                     "/Resources << /Font << /F1 3 0 R >> >> >>")
@@ -249,5 +252,70 @@ def test_settings_use_the_corpus_that_built_the_index_unless_told_otherwise(tmp_
     assert Settings.from_env(environ=home).corpus == mine
     assert Settings.from_env(environ={**home, "RAG_CORPUS": str(DEFAULT_CORPUS)}).corpus == DEFAULT_CORPUS
     assert Settings.from_env(environ=home, corpus=DEFAULT_CORPUS).corpus == DEFAULT_CORPUS
-    mine.rmdir()  # the folder is gone: back to the bundled corpus (a rebuild then says so)
-    assert Settings.from_env(environ=home).corpus == DEFAULT_CORPUS
+    (index / "manifest.json").write_text(json.dumps({"corpus_dir": str(mine), "sources": {"a.txt": {"sha256": "0"}}}))
+    mine.rmdir()  # the folder is gone: an error, never a silent rebuild from the bundled corpus
+    with pytest.raises(UserError, match=f"built from {mine}, which no longer exists"):
+        Settings.from_env(environ=home)
+    assert Settings.from_env(environ=home, corpus=DEFAULT_CORPUS).corpus == DEFAULT_CORPUS  # told: fine
+
+
+def test_a_byte_order_mark_hides_nothing(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "win.txt").write_bytes("\ufeffQuestion: What is distillation?\r\nAnswer: A student copies a teacher."
+                                     "\r\n\r\nQuestion: What is the temperature?\r\nAnswer: It softens the logits."
+                                     "\r\n".encode("utf-8"))
+    (corpus / "titled.md").write_bytes("\ufeff# Attention notes\n\n## What is attention?\n\nA weighting.\n".encode())
+    by = {d.source: d for d in read_corpus(corpus).documents}
+    assert "\ufeff" not in by["win.txt"].text and by["titled.md"].label == "Attention notes"
+    units = parse_document(by["win.txt"].text, "win.txt")
+    assert [u.title for u in units if u.kind == QA] == ["What is distillation?", "What is the temperature?"]
+
+
+def test_a_first_question_or_control_characters_never_make_a_label(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "qa_notes.txt").write_text("Q: What is gradient clipping?\nA: Capping the gradient norm.\n\n"
+                                         "Q: What is teacher forcing?\nA: Feeding the true previous token.\n")
+    (corpus / "numbered.txt").write_text("1. What is early stopping?\nStopping when validation loss rises.\n\n"
+                                         "2. What is a tensor?\nAn array.\n\n3. What is an epoch?\nOne pass.\n")
+    (corpus / "asks.md").write_text("## What is X?\n\nX is a thing.\n\n## What is Y?\n\nY is another.\n")
+    (corpus / "nul.txt").write_text("hello\x00\x00\nSome text about things.\n")
+    labels = {d.source: d.label for d in read_corpus(corpus).documents}
+    assert labels == {"qa_notes.txt": "qa_notes", "numbered.txt": "numbered", "asks.md": "asks", "nul.txt": "hello"}
+
+
+def test_a_pdf_line_wrapped_inside_a_sentence_is_one_sentence(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "notes.pdf").write_bytes(_pdf(["Regularisation notes\n1. What is weight decay?\nWeight decay adds a "
+                                             "penalty on the squared weights\nto the loss, shrinking them every step."]))
+    doc = read_corpus(corpus).documents[0]
+    assert "squared weights to the loss" in doc.text and "weight decay?\nWeight decay" in doc.text
+    q = [u for u in parse_document(doc.text, doc.source) if u.kind == QA]
+    assert q[0].title == "What is weight decay?" and doc.text[q[0].start:q[0].end] == q[0].text
+
+
+@pytest.mark.parametrize("toml,message", [
+    ('["x.txt"]\nboilerplat = false\n', "unknown key 'boilerplat' (known: title, label, boilerplate)"),
+    ('["x.txt"]\nlabel = 3\n', "label must be text in quotes, not 3"),
+    ('["x.txt"]\nboilerplate = "no"\n', "boilerplate must be true or false, not 'no'"),
+])
+def test_a_mistake_in_sources_toml_is_said_not_ignored(tmp_path, toml, message):
+    from rag.errors import CorpusError
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "x.txt").write_text("1. What is X?\nX is Y.\n\n2. What is Z?\nZ is W.\n\n3. What is V?\nV is U.\n")
+    (corpus / "sources.toml").write_text(toml)
+    with pytest.raises(CorpusError, match=re.escape(message)):
+        read_corpus(corpus)
+
+
+def test_a_further_reading_section_of_ones_notes_stays_searchable():
+    doc = ("# Attention notes\n\n## What is self-attention?\n\nEach token attends to every other token.\n\n"
+           "## Why scale the dot products?\n\nLarge products saturate the softmax.\n\n"
+           "## Further reading\n\nThe original paper is \"Attention Is All You Need\" by Vaswani et al., 2017.\n")
+    units = parse_document(doc, "notes.md")
+    assert not [u for u in units if u.kind == BOILERPLATE]
+    assert any("Vaswani" in u.text and u.kind == PROSE for u in units)
