@@ -107,8 +107,9 @@ _SECTION = re.compile(
 # Headings after which a page is navigation, not content.
 _OUTRO = re.compile(
     r"^(?:Recommended Articles|Related (?:Articles|Courses|Interview Questions|FAQ'?s|Posts|Reads?)"
-    r"|Course Schedule|Request for Enquiry|Share Feedback|You may also like|Further Reading"
+    r"|Course Schedule|Request for Enquiry|Share Feedback|You may also like"
     r"|Read (?:more|next)|More from)\b",
+    # (not "Further Reading": in one's own notes it lists the papers read, which are facts)
     re.IGNORECASE,
 )
 # Headings that close the list of questions: what follows is the article's own text, not an answer.
