@@ -52,9 +52,16 @@ def load_questions(path: Path) -> list[dict]:
             continue
         try:
             row = json.loads(line)
-            row["question"], row.setdefault("gold", []), row.setdefault("answerable", True)
+            row["question"], row.setdefault("gold", [])
+            if not all(isinstance(g["source"], str) and isinstance(g["any"], list) for g in row["gold"]):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
             raise UserError(f"{path}:{n}: not a question record") from None
+        if not isinstance(row["question"], str) or not row["question"].strip():
+            raise UserError(f"{path}:{n}: the question is empty")
+        # A row that does not say is answerable when it names where the answer is: one
+        # with no gold cannot be scored as answerable (every search would be a "miss").
+        row.setdefault("answerable", bool(row["gold"]))
         rows.append(row)
     if not rows:
         raise UserError(f"{path} has no questions")
@@ -102,8 +109,20 @@ class EvalReport:
         }
 
 
+def check_gold_sources(pipeline, rows: list[dict]) -> None:
+    """Raise ``UserError`` when a row's gold names a source the index does not hold: its
+    questions would all count as misses, which reads as bad retrieval, not a typo."""
+    known = set(pipeline.index.sources)
+    for row in rows:
+        for g in row["gold"]:
+            if g["source"] not in known:
+                raise UserError(f"question {row.get('id') or row['question'][:40]!r}: gold source {g['source']!r} "
+                                f"is not in the corpus (known: {', '.join(sorted(known))})")
+
+
 def evaluate(pipeline, rows: list[dict]) -> EvalReport:
     """Run every question through the pipeline's retriever (and comparison for compare rows)."""
+    check_gold_sources(pipeline, rows)
     rep = EvalReport()
     cov_found = cov_total = prec_ok = prec_total = 0
     for row in rows:
@@ -246,6 +265,7 @@ def evaluate_answers(pipeline, rows: list[dict], generator: str, on_answer=None)
     """Answer every question with ``generator`` and score the final answers (see ``score_answer``)."""
     import time
 
+    check_gold_sources(pipeline, rows)
     rep = AnswerReport(generator)
     for row in rows:
         if row.get("kind") == "compare":

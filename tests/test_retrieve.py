@@ -118,3 +118,21 @@ def test_a_description_whose_passage_stands_out_is_not_refused(pipeline):
                                       "what is teacher forcing when training sequence models"])
 def test_an_off_topic_question_near_no_passage_in_particular_stays_refused(pipeline, question):
     assert pipeline.search(question).refused
+
+
+def test_a_question_set_with_a_mistake_is_said_before_any_scoring(pipeline, tmp_path):
+    """A typo in a gold source, an empty question, or a row that names no answer: never a silent 'miss'."""
+    from rag.evaluate import check_gold_sources
+
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"id": "a", "question": "What is dropout?", "gold": [{"source": "nonexistent.txt", "any": ["x"]}]}\n')
+    rows = load_questions(path)
+    with pytest.raises(UserError, match="question 'a': gold source 'nonexistent.txt' is not in the corpus"):
+        check_gold_sources(pipeline, rows)
+    with pytest.raises(UserError, match="gold source 'nonexistent.txt'"):
+        evaluate(pipeline, rows)
+    path.write_text('{"question": "What is dropout?"}\n{"question": "  "}\n')
+    with pytest.raises(UserError, match=r"set.jsonl:2: the question is empty"):
+        load_questions(path)
+    path.write_text('{"question": "What is softmax?"}\n')
+    assert load_questions(path)[0]["answerable"] is False  # no gold, not said: not scored as answerable
