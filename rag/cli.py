@@ -52,6 +52,11 @@ CorpusOpt = typer.Option(None, "--corpus", help="Folder of documents (default: t
 IndexOpt = typer.Option(None, "--index", help="Index folder (default: $RAG_HOME/index).")
 
 
+def _count(n: int, noun: str) -> str:
+    """ "1 document", "2 documents"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _err(message: str) -> None:
     from rich.console import Console
 
@@ -150,7 +155,8 @@ def ingest(
             _print_json({"dry_run": True, **report.to_json()})
         else:
             _print_report(report)
-            print(f"Dry run: nothing was built ({len(report.files)} documents would be indexed from {settings.corpus})")
+            print(f"Dry run: nothing was built ({_count(len(report.files), 'document')} would be indexed from "
+                  f"{settings.corpus})")
         return
     result = build_index(settings, force=force, progress=sys.stderr.isatty(), notify=lambda m: _err(f"note: {m}"))
     if expand:
@@ -170,7 +176,8 @@ def ingest(
     if not result.built:
         print(f"Index is current: {result.path} (nothing to do; --force rebuilds)")
         return
-    print(f"Indexed {result.documents} documents: {result.units} units ({result.questions} questions), "
+    print(f"Indexed {_count(result.documents, 'document')}: {_count(result.units, 'unit')} "
+          f"({_count(result.questions, 'question')}), "
           f"{result.chunks} chunks in {result.seconds:.1f} s -> {result.path}")
 
 
@@ -179,7 +186,7 @@ def _print_report(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(report.files)} documents from {report.folder}", title_justify="left")
+    table = Table(title=f"{_count(len(report.files), 'document')} from {report.folder}", title_justify="left")
     for name, just in (("file", "left"), ("format", "left"), ("layout", "left"), ("questions", "right"),
                        ("prose", "right"), ("intro", "right"), ("hidden chars", "right"), ("label", "left")):
         table.add_column(name, justify=just, overflow="fold")
@@ -538,7 +545,7 @@ def eval_(
     if report.compare_rows:
         metrics += [("compare coverage", f"{report.compare_coverage:.3f} ({report.compare_rows} rows)"),
                     ("compare precision", f"{report.compare_precision:.3f}")]
-    console = _metric_table(f"{file} ({len(rows)} questions)", metrics)
+    console = _metric_table(f"{file} ({_count(len(rows), 'question')})", metrics)
     for m in report.misses:
         console.print(f"[yellow]{m['kind']}[/] {m.get('id')}: {_escape(m['question'])} "
                       f"[dim]{_escape(json.dumps({k: v for k, v in m.items() if k not in ('id', 'question', 'kind')}, ensure_ascii=False))}[/]")

@@ -275,7 +275,7 @@ def test_unindexable_files_are_skipped_with_one_line_each(run_cli, cli_env, tmp_
     assert notes[0] == "note: skipped huge.txt: 20,000 kB is over the 256 kB limit for one document " \
                        "(split it into smaller files)"
     assert notes[1] == "note: skipped nul.txt: it has no text, only NUL bytes or other control characters"
-    assert "Indexed 1 documents" in r.stdout and "(9 questions)" in r.stdout
+    assert "Indexed 1 document:" in r.stdout and "(9 questions)" in r.stdout
     r = run_cli("ingest", "--corpus", str(tmp_path / "only-nul"), env=env)
     assert r.returncode == 1 and "corpus folder not found" in r.stderr
     (tmp_path / "only-nul").mkdir()
