@@ -125,7 +125,12 @@ def _walk(folder: Path) -> tuple[list[Path], list[Skipped]]:
                                 f"folder cannot be read ({exc.strerror or exc})"))
 
     for root, dirs, names in os.walk(folder, onerror=unlisted):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for d in dirs:
+            if not d.startswith(".") and (Path(root) / d).is_symlink():
+                # os.walk does not follow links to folders (a link may loop): say so
+                unusable.append(Skipped((Path(root) / d).relative_to(folder).as_posix() + "/",
+                                        "a link to a folder (not followed; copy the files in)"))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) / d).is_symlink())
         for name in names:
             p = Path(root) / name
             rel = p.relative_to(folder)
@@ -134,7 +139,7 @@ def _walk(folder: Path) -> tuple[list[Path], list[Skipped]]:
             if p.is_file():
                 out.append(p)
             elif p.is_symlink() and not p.exists():
-                unusable.append(Skipped(rel.as_posix(), "a link to nothing (its target is gone)"))
+                unusable.append(Skipped(rel.as_posix(), "a link to nothing (its target is gone, or the link loops)"))
     return (sorted(out, key=lambda p: p.relative_to(folder).as_posix()),
             sorted(unusable, key=lambda s: s.source))
 
@@ -149,7 +154,7 @@ def _files(folder: Path) -> list[Path]:
     return [p for p in _candidates(folder) if p.suffix.lower() in FORMATS]
 
 
-_WRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[a-z(])")
+_WRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[a-z])")
 
 
 def _pdf_text(path: Path) -> tuple[str, tuple[int, ...]]:
@@ -232,9 +237,9 @@ def first_heading(text: str) -> str | None:
         m = _MD_HEADING.match(ln)
         if m:
             heading = re.sub(r"[*_`]", "", _CONTROL.sub("", m.group(1))).strip()
-            if heading.endswith("?") or _ITEM.match(heading):
-                return None  # the document opens with its first question: no title
-            return heading or None
+            if heading and not heading.endswith("?") and not _LABEL.match(heading):
+                return heading
+            break  # the first heading asks: it is the first question, not a title
     if lines:
         first = re.sub(r"[*_`#]", "", _CONTROL.sub("", lines[0])).strip()
         # A first line that asks or opens a numbered item is the first question, not a
@@ -245,8 +250,9 @@ def first_heading(text: str) -> str | None:
     return None
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff]")
-_ITEM = re.compile(r"^(?:q(?:uestion)?\s*\d*\s*[:.)]|a(?:nswer)?\s*[:.)]|\d+\s*[.)]\s)", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060\ufeff]")
+_LABEL = re.compile(r"^(?:q(?:uestion)?\s*\d*\s*[:.)]|a(?:nswer)?\s*[:)])", re.I)  # "Q1.", "Question:", "A:"
+_ITEM = re.compile(_LABEL.pattern + r"|^\d+\s*[.)]\s", re.I)  # ... or a numbered line
 
 
 def _short_label(heading: str, limit: int = 40) -> str:

@@ -217,10 +217,12 @@ def inspect(
     from ingest.corpus import FORMATS, Document, document_text, first_heading
     from ingest.report import file_report, parse
 
-    if file.suffix.lower() not in FORMATS:
-        raise UserError(f"{file}: not a supported format (.txt, .md, .pdf); ingest skips it")
     if file.is_dir():
         raise UserError(f"{file} is a folder; to see how a folder would be split: rag ingest --dry-run --corpus {file}")
+    if not file.exists():
+        raise UserError(f"file not found: {file}")
+    if file.suffix.lower() not in FORMATS:
+        raise UserError(f"{file}: not a supported format (.txt, .md, .pdf); ingest skips it")
     try:
         text, pages, _raw = document_text(file)
     except ValueError as exc:

@@ -106,7 +106,9 @@ def remembered_corpus(index_dir: Path) -> Path | None:
         return folder
     try:
         built = {name: info["sha256"] for name, info in manifest["sources"].items()}
-        bundled = {name: hashlib.sha256((DEFAULT_CORPUS / name).read_bytes()).hexdigest() for name in built}
+        # every bundled document and nothing else (two of the five are not "the bundled ones")
+        bundled = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in DEFAULT_CORPUS.iterdir()
+                   if p.is_file() and p.suffix.lower() in (".txt", ".md", ".pdf")}
     except (OSError, KeyError, TypeError, AttributeError):
         built, bundled = {}, {}
     if bundled and bundled == built:

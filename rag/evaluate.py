@@ -53,8 +53,11 @@ def load_questions(path: Path) -> list[dict]:
         try:
             row = json.loads(line)
             row["question"], row.setdefault("gold", [])
-            if not all(isinstance(g["source"], str) and isinstance(g["any"], list) for g in row["gold"]):
+            if not all(isinstance(g["source"], str) and isinstance(g["any"], list)
+                       and all(isinstance(a, str) for a in g["any"]) for g in row["gold"]):
                 raise TypeError
+            if not isinstance(row.get("answerable", True), bool):
+                raise TypeError  # ("false" in quotes would count as true)
         except (ValueError, KeyError, TypeError):
             raise UserError(f"{path}:{n}: not a question record") from None
         if not isinstance(row["question"], str) or not row["question"].strip():
@@ -62,6 +65,8 @@ def load_questions(path: Path) -> list[dict]:
         # A row that does not say is answerable when it names where the answer is: one
         # with no gold cannot be scored as answerable (every search would be a "miss").
         row.setdefault("answerable", bool(row["gold"]))
+        if row["answerable"] and not row["gold"] and row.get("kind") != "compare":
+            raise UserError(f"{path}:{n}: answerable, but no gold passage is named (every search would be a miss)")
         rows.append(row)
     if not rows:
         raise UserError(f"{path} has no questions")

@@ -319,10 +319,13 @@ def split_parts(question: str) -> tuple[str, ...]:
 
 _ASKING = frozenset("whats what's what which why how difference differences diff".split())
 _PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while|after|before|through|without|about|between|than|via)(?=\s|$)", re.I)
-# a sentence's end ("… L2 regularization. When would you use each?"), but not "vs." or "e.g."
-_STOP_MARK = r"(?<!\bvs)(?<!\bv\.s)(?<!\be\.g)(?<!\bi\.e)(?<!\betc)[.?!]+\s+"
-_CLAUSE = re.compile(r"\s+[-–—]+\s+|\s*[,;:]\s+|" + _STOP_MARK)
-_BEFORE = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|" + _STOP_MARK)
+# A sentence's end ("… L2 regularization. When would you use each?"): "?" or "!", or a
+# full stop after a word of three letters or more that is no abbreviation ("approx.",
+# "Fig."); "vs.", "e.g.", "U.S." and "0.5" are never one.
+_STOP_MARK = (r"[?!]+\s+|(?<=[A-Za-z]{3})(?<!\bapprox)(?<!\bresp)(?<!\bfig)(?<!\betc)(?<!\bref)(?<!\besp)"
+              r"(?<!\bincl)(?<!\bvol)(?<!\bmisc)(?<!\bprof)(?<!\bapp)(?<!\bsec)(?<!\bchap)(?<!\bvs)\.+\s+")
+_CLAUSE = re.compile(r"\s+[-–—]+\s+|\s*[,;:]\s+|" + _STOP_MARK, re.I)
+_BEFORE = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|" + _STOP_MARK, re.I)
 # a comma ends the last part only before a clause that asks ("…, when do you use which");
 # before another name it lists ("tanh, sigmoid")
 _AFTER = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|" + _STOP_MARK + r"|,\s+(?=(?:when|which|what|why|how|is|are|can|could|do|does|"

@@ -342,13 +342,14 @@ def test_the_index_remembers_the_corpus_that_built_it(run_cli, cli_env, tmp_path
     r = run_cli("topics", "--json", env=env)  # the corpus that built the index last
     assert [s["source"] for s in json.loads(r.stdout)["sources"]] == ["training_tricks.md"]
     # the folder that built the index is gone: an error naming it, and the index is kept
-    index_files = sorted(p.name for p in (tmp_path / "home" / "index").resolve().iterdir())
+    version = (tmp_path / "home" / "index").resolve()  # a rebuild would swap in a new version folder
+    manifest = (version / "manifest.json").read_bytes()
     shutil.rmtree(other)
     r = run_cli("search", "What is label smoothing?", "--json", env=env)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert f"the index was built from {other.resolve()}, which no longer exists" in r.stderr
     assert "building index" not in r.stderr
-    assert sorted(p.name for p in (tmp_path / "home" / "index").resolve().iterdir()) == index_files
+    assert (tmp_path / "home" / "index").resolve() == version and (version / "manifest.json").read_bytes() == manifest
     r = run_cli("search", "What is knowledge distillation?", "--json", "--corpus", str(mine), env=env)
     assert r.returncode == 0 and json.loads(r.stdout)["passages"][0]["source"] == "compression_qa.txt"
 
@@ -366,6 +367,10 @@ def test_an_index_of_the_bundled_documents_survives_their_folder_moving(tmp_path
     assert remembered_corpus(index) == copy
     shutil.rmtree(copy)
     assert remembered_corpus(index) == DEFAULT_CORPUS
+    four = dict(list(sources.items())[1:])  # four of the five are not "the bundled documents"
+    (index / "manifest.json").write_text(json.dumps({"corpus_dir": str(copy), "sources": four}))
+    with pytest.raises(UserError, match="no longer exists"):
+        remembered_corpus(index)
     sources[next(iter(sources))]["sha256"] = "0" * 64  # not the bundled documents: an error
     (index / "manifest.json").write_text(json.dumps({"corpus_dir": str(copy), "sources": sources}))
     with pytest.raises(UserError, match="no longer exists"):
@@ -390,6 +395,7 @@ def test_unreadable_files_folders_and_broken_links_are_skipped_by_name(cli_env, 
     shutil.copy(OWN / "training_tricks.md", corpus)
     shutil.copy(OWN / "training_tricks.md", corpus / "locked" / "copy.md")
     (corpus / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    (corpus / "elsewhere").symlink_to(OWN, target_is_directory=True)
     env = {k: v for k, v in cli_env.items() if k != "RAG_CORPUS"}
     env["RAG_HOME"] = str(tmp_path / "home")
 
@@ -405,7 +411,8 @@ def test_unreadable_files_folders_and_broken_links_are_skipped_by_name(cli_env, 
         skipped = {s["file"]: s["reason"] for s in json.loads(r.stdout)["skipped"]}
         assert skipped == {"training_tricks.md": "cannot be read (Permission denied)",
                            "locked/": "folder cannot be read (Permission denied)",
-                           "gone.md": "a link to nothing (its target is gone)"}
+                           "gone.md": "a link to nothing (its target is gone, or the link loops)",
+                           "elsewhere/": "a link to a folder (not followed; copy the files in)"}
         for line in ("skipped training_tricks.md: cannot be read", "skipped locked/: folder cannot be read",
                      "skipped gone.md: a link to nothing"):
             assert line in r.stderr

@@ -280,9 +280,13 @@ def test_a_first_question_or_control_characters_never_make_a_label(tmp_path):
     (corpus / "numbered.txt").write_text("1. What is early stopping?\nStopping when validation loss rises.\n\n"
                                          "2. What is a tensor?\nAn array.\n\n3. What is an epoch?\nOne pass.\n")
     (corpus / "asks.md").write_text("## What is X?\n\nX is a thing.\n\n## What is Y?\n\nY is another.\n")
-    (corpus / "nul.txt").write_text("hello\x00\x00\nSome text about things.\n")
+    (corpus / "nul.txt").write_text("hello\x00\u200b\nSome text about things.\n")
+    (corpus / "titled.md").write_text("Attention notes\n\n## What is attention?\n\nA weighting.\n\n"
+                                      "## What is a head?\n\nOne attention.\n")
+    (corpus / "chapter.md").write_text("# 1. Introduction to Transformers\n\nSome text about them.\n")
     labels = {d.source: d.label for d in read_corpus(corpus).documents}
-    assert labels == {"qa_notes.txt": "qa_notes", "numbered.txt": "numbered", "asks.md": "asks", "nul.txt": "hello"}
+    assert labels == {"qa_notes.txt": "qa_notes", "numbered.txt": "numbered", "asks.md": "asks", "nul.txt": "hello",
+                      "titled.md": "Attention notes", "chapter.md": "1. Introduction to Transformers"}
 
 
 def test_a_pdf_line_wrapped_inside_a_sentence_is_one_sentence(tmp_path):

@@ -30,6 +30,12 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
      ("L1", "L2 regularization")),
     ("Quick question. relu vs gelu?", ("relu", "gelu")),
     ("relu vs. gelu vs. swish", ("relu", "gelu", "swish")),  # "vs." is no sentence end
+    ("batch norm vs layer norm? Which is better?", ("batch norm", "layer norm")),
+    # ... nor is an abbreviation's or an initial's full stop
+    ("approx. inference vs exact inference", ("approx. inference", "exact inference")),
+    ("Fig. 3 vs Fig. 4", ("Fig. 3", "Fig. 4")),
+    ("U.S. vs U.K. spelling", ("U.S.", "U.K. spelling")),
+    ("gpt-3.5 vs gpt-4", ("gpt-3.5", "gpt-4")),
     # ... but a phrase that opens with a preposition is no part
     ("a network that remembers earlier inputs, for text or time series", ()),
     # single-concept questions stay whole

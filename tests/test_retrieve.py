@@ -136,3 +136,10 @@ def test_a_question_set_with_a_mistake_is_said_before_any_scoring(pipeline, tmp_
         load_questions(path)
     path.write_text('{"question": "What is softmax?"}\n')
     assert load_questions(path)[0]["answerable"] is False  # no gold, not said: not scored as answerable
+    path.write_text('{"question": "What is dropout?", "answerable": true, "gold": []}\n')
+    with pytest.raises(UserError, match=r"set.jsonl:1: answerable, but no gold passage is named"):
+        load_questions(path)
+    for bad in ('"answerable": "false"', '"gold": [{"source": "a.txt", "any": [3]}]'):
+        path.write_text('{"question": "What is dropout?", ' + bad + '}\n')
+        with pytest.raises(UserError, match=r"set.jsonl:1: not a question record"):
+            load_questions(path)
