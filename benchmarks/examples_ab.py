@@ -40,7 +40,7 @@ def load(specs: list[str]) -> list[dict]:
 
 def main(argv: list[str]) -> None:
     import rag.generate as generate
-    from rag.config import Settings
+    from benchmarks import bundled_settings
     from rag.evaluate import evaluate_answers
     from rag.pipeline import Pipeline
 
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> None:
     variant, out, specs = argv[0], Path(argv[1]), argv[2:]
     if variant == "without":
         generate.prefix_messages = lambda: [{"role": "system", "content": generate.SYSTEM_PROMPT}]
-    pipe = Pipeline(Settings.from_env())
+    pipe = Pipeline(bundled_settings())
     pipe.ask("What is dropout?", generator="local")  # load the model, evaluate the fixed prefix
     ttfts = []
     with out.open("w", encoding="utf-8") as fh:

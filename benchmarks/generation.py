@@ -63,6 +63,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from rag import citations, generate
+    from benchmarks import bundled_settings
     from rag.pipeline import Pipeline
 
     rows = [json.loads(l) for l in (ROOT / "eval/dev.jsonl").read_text().splitlines() if l.strip()]
@@ -70,7 +71,7 @@ def main() -> None:
     if args.limit:
         answerable = answerable[: args.limit]
     unanswerable = [r for r in rows if not r["answerable"]]
-    pipe = Pipeline()
+    pipe = Pipeline(bundled_settings())
     model = generate.local_model_path(pipe.settings.home)
 
     raw_checks: list[tuple[str, list[int], list]] = []

@@ -16,9 +16,10 @@ sys.path.insert(0, str(ROOT))
 
 def warm() -> None:
     from rag.evaluate import evaluate, load_questions
+    from benchmarks import bundled_settings
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline()
+    pipe = Pipeline(bundled_settings())
     dev = evaluate(pipe, load_questions(ROOT / "eval" / "dev.jsonl"))
     cmp = evaluate(pipe, load_questions(ROOT / "eval" / "compare.jsonl"))
     rows = [json.loads(l) for f in ("dev.jsonl", "compare.jsonl")

@@ -191,9 +191,10 @@ def main() -> None:
     parser.add_argument("--timing", action="store_true", help="also time grading a 100-word answer")
     parser.add_argument("--browser", type=int, default=0, metavar="N", help="also time N rounds in a real browser")
     args = parser.parse_args()
+    from benchmarks import bundled_settings
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline()
+    pipe = Pipeline(bundled_settings())
     rows = load(args.file)
     for split in (["tune", "heldout"] if args.split == "all" else [args.split]):
         part = [r for r in rows if r["split"] == split]

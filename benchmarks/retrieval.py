@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.speed import machine  # noqa: E402
-from rag.config import Settings  # noqa: E402
+from benchmarks import bundled_settings  # noqa: E402
 from rag.evaluate import is_relevant, load_questions  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--held-out", action="store_true", help="also score the held-out sets")
     ap.add_argument("--curve", action="store_true", help="refusal threshold curve on the held-out sets")
     args = ap.parse_args(argv)
-    pipeline = Pipeline(Settings.from_env())
+    pipeline = Pipeline(bundled_settings())
     retriever = pipeline.retriever
     print(f"{machine()}, {time.strftime('%Y-%m-%d')}; refusal threshold {retriever.params.refuse_below}\n")
     print("| set | answerable / out of corpus | hit@1 | hit@5 | MRR@10 | answerable refused | out of corpus declined |")

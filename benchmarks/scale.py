@@ -87,10 +87,11 @@ def synthetic_index(real, n: int, kind: str, rng: np.random.Generator):
 
 
 def main() -> None:
+    from benchmarks import bundled_settings
     from rag.pipeline import Pipeline
     from rag.retrieve import Retriever
 
-    pipe = Pipeline()
+    pipe = Pipeline(bundled_settings())
     real = pipe.index
     questions = [json.loads(l)["question"] for l in (ROOT / "eval/dev.jsonl").read_text().splitlines() if l.strip()]
 

@@ -53,9 +53,10 @@ def main() -> None:
         subprocess.run(rag + ["search", questions[i % len(questions)], "--json"], check=True, capture_output=True)
         cold.append(time.perf_counter() - t)
 
+    from benchmarks import bundled_settings
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline()
+    pipe = Pipeline(bundled_settings())
     for q in questions[:5]:
         pipe.search(q)
     warm = []

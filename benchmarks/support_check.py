@@ -63,11 +63,11 @@ def score(rows: list[dict], flags: list[bool]) -> dict:
 
 
 def main() -> None:
-    from rag.config import Settings
+    from benchmarks import bundled_settings
     from rag.pipeline import Pipeline
 
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    pipe = Pipeline(Settings.from_env())
+    pipe = Pipeline(bundled_settings())
     flags = verdicts(pipe, rows)
     halves = list(dict.fromkeys(_half(r) for r in rows))
     report = {half: score([r for r in rows if _half(r) == half], [f for r, f in zip(rows, flags) if _half(r) == half])
