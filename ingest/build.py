@@ -465,6 +465,8 @@ def build_index(
     corpus = read_corpus(settings.corpus)  # validate input before any work
     for s in corpus.skipped:
         notify(f"skipped {s.source}: {s.reason}")
+    for w in corpus.warnings:
+        notify(w)
     docs = corpus.documents
     # A current index needs no lock, so a no-op ingest works on a read-only data directory.
     if not force and index_status(settings, live, full=True) == "current":
@@ -546,7 +548,8 @@ def build_index(
     n_questions = sum(p["kind"] == QA for p in passages)
     return BuildReport(True, status, len(docs), len(passages), n_questions, len(chunks), len(aliases),
                        time.perf_counter() - started, str(live),
-                       CorpusReport(str(settings.corpus), tuple(reports), tuple(corpus.skipped)))
+                       CorpusReport(str(settings.corpus), tuple(reports), tuple(corpus.skipped),
+                                    tuple(corpus.warnings)))
 
 
 def _report(settings: Settings, corpus: Corpus) -> CorpusReport:

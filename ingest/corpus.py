@@ -80,6 +80,7 @@ class Corpus:
     folder: Path
     documents: list[Document]
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a sources.toml entry that names no file
 
 
 def _sources(folder: Path) -> dict[str, dict]:
@@ -93,6 +94,9 @@ def _sources(folder: Path) -> dict[str, dict]:
     except OSError as exc:
         raise CorpusError(f"{path} cannot be read ({exc.strerror or exc})") from None
     out = {k: v for k, v in data.items() if isinstance(v, dict)}
+    loose = [k for k, v in data.items() if not isinstance(v, dict)]
+    if loose:  # `label = "Mine"` above every [section]: it says which file it is for nowhere
+        raise CorpusError(f"{path}: {loose[0]!r} is outside any [\"file name\"] section")
     # A misspelt key ("boilerplat = false") would be ignored without a word: say so.
     for name, entry in out.items():
         for key, value in entry.items():
@@ -309,7 +313,11 @@ def read_corpus(folder: Path) -> Corpus:
     if not docs:
         reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:3])
         raise CorpusError(f"corpus folder has no document with text to index: {folder} ({reasons})")
-    return Corpus(folder, docs, skipped)
+    known = {p.relative_to(folder).as_posix() for p in candidates}
+    warnings = [f"{SOURCES_FILE}: [{name!r}] names no file of the folder" + (
+        f" (file names are case-sensitive: {match[0]!r}?)" if (match := [k for k in known if k.lower() == name.lower()])
+        else "") for name in meta if name not in known]
+    return Corpus(folder, docs, skipped, warnings)
 
 
 def load_corpus(folder: Path, warn: Callable[[str], None] = lambda _msg: None) -> list[Document]:
@@ -317,6 +325,8 @@ def load_corpus(folder: Path, warn: Callable[[str], None] = lambda _msg: None) -
     corpus = read_corpus(folder)
     for s in corpus.skipped:
         warn(f"skipped {s.source}: {s.reason}")
+    for w in corpus.warnings:
+        warn(w)
     return corpus.documents
 
 

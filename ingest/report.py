@@ -55,11 +55,13 @@ class CorpusReport:
     folder: str
     files: tuple[FileReport, ...]
     skipped: tuple[Skipped, ...]
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        """The ``files`` and ``skipped`` parts of ``rag ingest --json``."""
+        """The ``files``, ``skipped`` and ``warnings`` parts of ``rag ingest --json``."""
         return {"corpus": self.folder, "files": [f.to_json() for f in self.files],
-                "skipped": [{"file": s.source, "reason": s.reason} for s in self.skipped]}
+                "skipped": [{"file": s.source, "reason": s.reason} for s in self.skipped],
+                "warnings": list(self.warnings)}
 
 
 def file_report(doc: Document, parsed: Parsed) -> FileReport:
@@ -82,4 +84,4 @@ def corpus_report(folder: Path, corpus: Corpus | None = None) -> CorpusReport:
     """Parse every document of ``folder`` (no embedding, nothing written) and report."""
     corpus = corpus or read_corpus(folder)
     files = tuple(file_report(d, parse(d)) for d in corpus.documents)
-    return CorpusReport(str(folder), files, tuple(corpus.skipped))
+    return CorpusReport(str(folder), files, tuple(corpus.skipped), tuple(corpus.warnings))

@@ -201,6 +201,8 @@ def _print_report(report) -> None:
     for f in report.files:
         if f.warning:
             _err(f"warning: {f.file}: {f.warning}")
+    for w in report.warnings:
+        _err(f"warning: {w}")
 
 
 @app.command()

@@ -304,6 +304,7 @@ def test_a_pdf_line_wrapped_inside_a_sentence_is_one_sentence(tmp_path):
     ('["x.txt"]\nboilerplat = false\n', "unknown key 'boilerplat' (known: title, label, boilerplate)"),
     ('["x.txt"]\nlabel = 3\n', "label must be text in quotes, not 3"),
     ('["x.txt"]\nboilerplate = "no"\n', "boilerplate must be true or false, not 'no'"),
+    ('label = "Mine"\n["x.txt"]\ntitle = "T"\n', "'label' is outside any [\"file name\"] section"),
 ])
 def test_a_mistake_in_sources_toml_is_said_not_ignored(tmp_path, toml, message):
     from rag.errors import CorpusError
@@ -323,3 +324,14 @@ def test_a_further_reading_section_of_ones_notes_stays_searchable():
     units = parse_document(doc, "notes.md")
     assert not [u for u in units if u.kind == BOILERPLATE]
     assert any("Vaswani" in u.text and u.kind == PROSE for u in units)
+
+
+def test_a_sources_toml_entry_for_a_missing_file_is_a_warning(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "x.txt").write_text("1. What is X?\nX is Y.\n")
+    (corpus / "sources.toml").write_text('["X.txt"]\nlabel = "Mine"\n["gone.md"]\nlabel = "Old"\n')
+    c = read_corpus(corpus)
+    assert [d.label for d in c.documents] == ["x"]  # the entry did not apply: it names another file
+    assert c.warnings == ["sources.toml: ['X.txt'] names no file of the folder (file names are case-sensitive: "
+                          "'x.txt'?)", "sources.toml: ['gone.md'] names no file of the folder"]
