@@ -177,7 +177,14 @@ class Retriever:
             sub = self.rank(text, ps, allowed, 3)
             parts.append(PartHits(text, sub.hits, sub.confidence, self._part_covered(text, sub)))
         first = int(np.argmax(np.where(allowed, sig.fused, -np.inf)))
-        return replace(self.rank(question, whole, allowed, k, plan, tuple(parts), first), sources=resolved)
+        result = replace(self.rank(question, whole, allowed, k, plan, tuple(parts), first), sources=resolved)
+        # A part that is a name ("group norm" in "group norm vs batch norm") which no
+        # passage covers or names is a topic the sources lack, like a missing term: the
+        # answer says so instead of answering the other part alone. (A longer part is a
+        # description, "one example at a time", which passages rarely word alike.)
+        unnamed = tuple(p.text for p in parts if not p.covered and len(p.text.split()) <= NAME_PART_WORDS
+                        and not any(m.lower() in p.text.lower() for m in result.missing))
+        return replace(result, missing=result.missing + unnamed) if unnamed else result
 
     def plan(self, question: str) -> QueryPlan:
         """Typos corrected, missing terms and parts of a clean question (``rag.query``)."""
@@ -240,6 +247,7 @@ def _names_a_term(text: str) -> bool:
     return any(is_technical(w) for w in _WORD.findall(text))
 
 
+NAME_PART_WORDS = 2  # a part of at most this many words names a topic (see ``search``)
 CANDIDATES = 2048  # beyond this many rows, only the nearest candidates are scored
 
 

@@ -143,3 +143,18 @@ def test_a_question_set_with_a_mistake_is_said_before_any_scoring(pipeline, tmp_
         path.write_text('{"question": "What is dropout?", ' + bad + '}\n')
         with pytest.raises(UserError, match=r"set.jsonl:1: not a question record"):
             load_questions(path)
+
+
+def test_a_compared_name_no_source_covers_is_said_missing(pipeline):
+    """'group norm vs batch norm': the sources explain batch norm only; the answer says so
+    instead of answering as if the whole comparison were covered."""
+    r = pipeline.search("group norm vs batch norm when my batch size is only 2")
+    assert not r.refused and r.missing == ("group norm",)
+    assert [p.covered for p in r.parts] == [False, True]
+    answer = pipeline.ask("group norm vs batch norm", generator="extractive")
+    assert answer.text.startswith("The sources do not mention “group norm”.") and answer.citations
+    assert answer.missing == ("group norm",)
+    for covered in ("batch norm vs dropout", "lstm vs gru", "relu vs sigmoid"):
+        assert pipeline.search(covered).missing == (), covered
+    # a longer part is a description, which passages rarely word alike: never "missing"
+    assert pipeline.search("updating after one example at a time vs the whole dataset").missing == ()
