@@ -181,8 +181,10 @@ class Retriever:
         # A part that is a name ("group norm" in "group norm vs batch norm") which no
         # passage covers or names is a topic the sources lack, like a missing term: the
         # answer says so instead of answering the other part alone. (A longer part is a
-        # description, "one example at a time", which passages rarely word alike.)
-        unnamed = tuple(p.text for p in parts if not p.covered and len(p.text.split()) <= NAME_PART_WORDS
+        # description, "one example at a time", which passages rarely word alike. With a
+        # source filter, the other sources may well cover it: nothing is said.)
+        unnamed = tuple(p.text for p in parts if not resolved and not p.covered
+                        and len(p.text.split()) <= NAME_PART_WORDS
                         and not any(m.lower() in p.text.lower() for m in result.missing))
         return replace(result, missing=result.missing + unnamed) if unnamed else result
 

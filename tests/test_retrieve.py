@@ -156,5 +156,7 @@ def test_a_compared_name_no_source_covers_is_said_missing(pipeline):
     assert answer.missing == ("group norm",)
     for covered in ("batch norm vs dropout", "lstm vs gru", "relu vs sigmoid"):
         assert pipeline.search(covered).missing == (), covered
+    # one source that lacks a part says nothing of the others
+    assert pipeline.search("group norm vs batch norm", sources=["003"]).missing == ()
     # a longer part is a description, which passages rarely word alike: never "missing"
     assert pipeline.search("updating after one example at a time vs the whole dataset").missing == ()
