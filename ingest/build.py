@@ -463,10 +463,8 @@ def build_index(
     live = settings.index_dir
     check_location(live)  # before anything could replace a folder that is not ours
     corpus = read_corpus(settings.corpus)  # validate input before any work
-    for s in corpus.skipped:
-        notify(f"skipped {s.source}: {s.reason}")
-    for w in corpus.warnings:
-        notify(w)
+    for note in corpus.notes():
+        notify(note)
     docs = corpus.documents
     # A current index needs no lock, so a no-op ingest works on a read-only data directory.
     if not force and index_status(settings, live, full=True) == "current":

@@ -82,6 +82,10 @@ class Corpus:
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. a sources.toml entry that names no file
 
+    def notes(self) -> list[str]:
+        """One line for each file skipped (naming it and why) and each warning."""
+        return [f"skipped {s.source}: {s.reason}" for s in self.skipped] + self.warnings
+
 
 def _sources(folder: Path) -> dict[str, dict]:
     path = folder / SOURCES_FILE
@@ -148,14 +152,9 @@ def _walk(folder: Path) -> tuple[list[Path], list[Skipped]]:
             sorted(unusable, key=lambda s: s.source))
 
 
-def _candidates(folder: Path) -> list[Path]:
-    """Every visible file under ``folder`` (sub-folders included), sorted by relative path."""
-    return _walk(folder)[0]
-
-
 def _files(folder: Path) -> list[Path]:
     """The documents of a corpus folder: files whose extension (any case) is a known format."""
-    return [p for p in _candidates(folder) if p.suffix.lower() in FORMATS]
+    return [p for p in _walk(folder)[0] if p.suffix.lower() in FORMATS]
 
 
 _WRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[a-z])")
@@ -323,10 +322,8 @@ def read_corpus(folder: Path) -> Corpus:
 def load_corpus(folder: Path, warn: Callable[[str], None] = lambda _msg: None) -> list[Document]:
     """The documents of ``folder``; each skipped file gets a one-line ``warn`` naming it and why."""
     corpus = read_corpus(folder)
-    for s in corpus.skipped:
-        warn(f"skipped {s.source}: {s.reason}")
-    for w in corpus.warnings:
-        warn(w)
+    for note in corpus.notes():
+        warn(note)
     return corpus.documents
 
 

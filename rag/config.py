@@ -97,6 +97,8 @@ def remembered_corpus(index_dir: Path) -> Path | None:
     import hashlib
     import json
 
+    from ingest.corpus import FORMATS
+
     try:
         manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
         folder = Path(manifest["corpus_dir"])
@@ -108,7 +110,7 @@ def remembered_corpus(index_dir: Path) -> Path | None:
         built = {name: info["sha256"] for name, info in manifest["sources"].items()}
         # every bundled document and nothing else (two of the five are not "the bundled ones")
         bundled = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in DEFAULT_CORPUS.iterdir()
-                   if p.is_file() and p.suffix.lower() in (".txt", ".md", ".pdf")}
+                   if p.is_file() and p.suffix.lower() in FORMATS}
     except (OSError, KeyError, TypeError, AttributeError):
         built, bundled = {}, {}
     if bundled and bundled == built:

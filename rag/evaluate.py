@@ -65,7 +65,7 @@ def load_questions(path: Path) -> list[dict]:
         # A row that does not say is answerable when it names where the answer is: one
         # with no gold cannot be scored as answerable (every search would be a "miss").
         row.setdefault("answerable", bool(row["gold"]))
-        if row["answerable"] and not row["gold"] and row.get("kind") != "compare":
+        if row["answerable"] and not row["gold"]:
             raise UserError(f"{path}:{n}: answerable, but no gold passage is named (every search would be a miss)")
         rows.append(row)
     if not rows:
