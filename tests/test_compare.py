@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
 from rag.evaluate import evaluate, is_relevant, load_questions
 from tests.conftest import ROOT
@@ -104,3 +105,42 @@ def test_a_tables_header_row_is_never_a_sources_gist(pipeline):
     vec = pipeline.index.encoder.encode([table.title])[0]
     gist = _gist(table, vec, pipeline.index.encoder)
     assert not is_header_row(gist) and gist in table.answer
+
+
+def _titled(*titles):
+    from rag.records import Passage
+    return [Passage(i, "x.md", "x", "qa", None, i + 1, t, 0, 0, "", "") for i, t in enumerate(titles)]
+
+
+@pytest.mark.parametrize("group, name", [
+    # A term is named whole, not by its last two words.
+    (["What is Kullback–Leibler divergence?", "Why is Kullback-Leibler divergence asymmetric?"],
+     "Kullback-Leibler divergence"),
+    (["What is mixed precision training?", "When does mixed precision training lose accuracy?"],
+     "Mixed precision training"),
+    # Never a function word at either end, nor a bad singular.
+    (["Why are Neural Networks Called Black Boxes?"], "Black box"),
+    (["Why is a deep network better than shallow ones?", "Deep vs shallow networks?"], "Shallow network"),
+    # Case that carries meaning is kept.
+    (["What is BiRNN?"], "BiRNN"),
+])
+def test_topic_names_say_the_whole_term(group, name):
+    from rag.topics import _name, _phrases
+    others = ["What is dropout?", "What is a kernel?", "How does a network train?", "What is a GAN?"]
+    passages = _titled(*group)
+    all_titles = [_phrases(t) for t in group + others]
+    assert _name(passages, all_titles, set(), _surface_of(group + others)) == name
+
+
+def _surface_of(titles):
+    from rag.topics import _surface
+    return _surface(titles)
+
+
+def test_a_topic_is_not_named_by_one_word_of_a_name_already_taken():
+    from rag.topics import _name, _phrases
+    group = ["What is Momentum-based Gradient Descent?", "What is Gradient Descent?"]
+    all_titles = [_phrases(t) for t in group + ["What is dropout?", "What is a kernel?"]]
+    name = _name(_titled(*group), all_titles, {"Gradient descent"})
+    assert name not in {"Descent", "Gradient", "Gradient descent"}
+    assert name == "Momentum-based gradient descent"
