@@ -189,6 +189,7 @@ class Evidence:
     # It occurs when …"): the pair says what the first sentence names
     leaning: frozenset[int] = frozenset()
     title_words: frozenset[str] = frozenset()  # the passage's title (its question), as stems
+    sequence: tuple[str, ...] = ()  # the title's and answer's tokens in order
 
 
 def _words(text: str) -> set[str]:
@@ -207,7 +208,8 @@ def _evidence(passage: Passage) -> Evidence:
     windows += [(sents[i] + " " + sents[i + 1], toks[i] | toks[i + 1] | title) for i in range(len(sents) - 1)]
     compact = frozenset(w.lower().replace("-", "") for w in _WORD.findall(f"{passage.title or ''} {passage.answer}"))
     leaning = frozenset(len(sents) + i for i in range(len(sents) - 1) if _PRONOUN_LEAD.match(sents[i + 1]))
-    return Evidence(title.union(*toks), windows, len(sents), compact, leaning, frozenset(tokenize(passage.title or "")))
+    return Evidence(title.union(*toks), windows, len(sents), compact, leaning, frozenset(tokenize(passage.title or "")),
+                    tuple(tokenize(f"{passage.title or ''} {passage.answer}")))
 
 
 def _coverage(tokens: set[str], ev: Evidence) -> tuple[float, str]:
@@ -254,6 +256,24 @@ def _subject_bound(sentence: str, ev: Evidence, vocab, asked: set[str] = frozens
         if (key in wtoks or (key in caps and _abbreviates(key, wtext))) and len(rest & wtoks) >= BOUND_SHARE * len(rest):
             return True
     return False
+
+
+_DETERMINER = frozenset("a an the this that these those such its their our your".split())
+
+
+def _is_subject(word: str, sentence: str, question: str) -> bool:
+    """Whether ``word`` is the head noun of a short subject of ``sentence`` ("cache" of "This
+    cache is used …"): the last of at most three words before its first verb, and not the
+    head of one of the question's descriptions ("the trick where …"). A longer subject
+    restates the question's own description, which answers may echo."""
+    m = _VERB.search(sentence)
+    if not m:
+        return False
+    words = [w.lower() for w in _WORD.findall(sentence[: m.start()])]
+    words = [w for w in words if w not in _DETERMINER]
+    if not words or len(words) > 3 or words[-1] != word:
+        return False
+    return word not in {h.lower() for h in _DESCRIBED.findall(question)}
 
 
 # "the trick where …", "the layer that …", "a network which …": a thing asked by description
@@ -499,6 +519,10 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
                 # questions describe, and answers may echo their words ("throw away").
                 if len(asked) < NAMING_WORDS and _words(low) & asked and not vocab.knows(low):
                     return f"“{word}” is in no source"
+                if _words(low) & asked and not vocab.knows(low) and _is_subject(low, sentence, question):
+                    # The question's word as the sentence's subject ("This cache is used to
+                    # …" for "the KV cache"): the claim is about a thing no source has.
+                    return f"“{word}” is in no source"
                 continue
             if word.islower() and _VERB_FORM.search(low):
                 continue  # "mitigate", "visualize", "rectified": English verbs, not terms
@@ -606,8 +630,20 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     if best is None:
         return None
     held, mine, theirs, raw = best
-    if held < SUBSTITUTE_REST or not mine or not theirs or set(mine) & set(theirs):
+    if held < SUBSTITUTE_REST or not mine or not theirs:
         return None
+    if set(mine) & set(theirs):
+        # Subjects that share a word are one thing unless the sentence's adds a word of
+        # the question the passage's lacks, and the passage's has its own word besides:
+        # "Layer normalization is a technique used …" from "Batch Normalization (BN) is a
+        # technique used …". Not when the passage writes the sentence's subject anywhere.
+        # Only two short names of one head noun with different modifiers count.
+        theirs = [t for i, t in enumerate(theirs) if i == 0 or not _shortens(t, theirs[:i])]  # "(BN)"
+        if len(mine) > 3 or len(theirs) > 3 or mine[-1] != theirs[-1]:
+            return None
+        added, own = set(mine[:-1]) - set(theirs), set(theirs[:-1]) - set(mine)
+        if not (added & asked) or not own or _runs_in(mine, list(ev.sequence)):
+            return None
     if len(mine) > SUBJECT_WORDS or len(theirs) > SUBJECT_WORDS:
         return None  # the two sentences agree only late: not one sentence rewritten
     if not set(mine) & asked:
@@ -620,6 +656,12 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     if any(f"({m}" in low or f"{m})" in low for m in mine):
         return None  # "... (ReLU)": a name the passage gives it
     return " ".join(mine), " ".join(theirs)
+
+
+def _runs_in(phrase: list[str], tokens: list[str]) -> bool:
+    """Whether ``phrase`` occurs in ``tokens`` as consecutive tokens."""
+    n = len(phrase)
+    return any(tokens[i:i + n] == phrase for i in range(len(tokens) - n + 1))
 
 
 def _negated(window: str, claim: set[str]) -> bool:

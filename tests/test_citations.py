@@ -283,6 +283,42 @@ def test_a_passage_sentence_rewritten_onto_what_was_asked_fails(index, source, s
     assert got is supported
 
 
+BN = passage(11, "What is Batch Normalization?", "Batch Normalization (BN) is a technique used in neural "
+             "networks to normalize the inputs of each layer so that they have a consistent distribution during "
+             "training.")
+
+
+@pytest.mark.parametrize(("sentence", "supported"), [
+    # another kind of the passage's head noun put in its place (found in a walkthrough)
+    ("Layer normalization is a technique used in neural networks to normalize the inputs of each layer so "
+     "that they have a consistent distribution during training.", False),
+    # the passage's own name, with or without its abbreviation, or the abbreviation alone
+    ("Batch normalization is a technique used in neural networks to normalize the inputs of each layer so "
+     "that they have a consistent distribution during training.", True),
+    ("BN is a technique used in neural networks to normalize the inputs of each layer so that they have a "
+     "consistent distribution during training.", True),
+])
+def test_a_sibling_of_the_passage_subject_put_in_its_place_fails(index, sentence, supported):
+    question = "difference between batch normalization and layer normalization"
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [BN]])
+    got = check_citations(f"{sentence} [1]", [BN], index.encoder, vocab, question).sentences[0].supported
+    assert got is supported
+
+
+def test_the_question_word_no_source_has_as_a_subject_fails(index):
+    """"This cache is used to …" for "What is the KV cache in transformer inference?": the
+    cited passage (on Transformers) never speaks of a cache; no source does."""
+    tr = passage(12, "What is the Transformer model?", "The Transformer is a neural network architecture that "
+                 "relies on the attention mechanism to efficiently capture long-range dependencies in sequences.")
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [tr]])
+    question = "What is the KV cache in transformer inference?"
+    bad = "This cache is used to efficiently capture long-range dependencies in the sequence. [1]"
+    assert not check_citations(bad, [tr], index.encoder, vocab, question).sentences[0].supported
+    good = ("The Transformer relies on the attention mechanism to efficiently capture long-range dependencies "
+            "in sequences. [1]")
+    assert check_citations(good, [tr], index.encoder, vocab, question).sentences[0].supported
+
+
 def test_a_bare_name_answers_a_question_that_describes_it(index):
     """"Dropout [1]" to "the trick that switches off neurons" stands, cited, when the cited
     passage is about dropout; a name the cited passage is not about, or uncited, does not."""
