@@ -30,7 +30,8 @@ from pathlib import Path
 
 from rag.keyword import _STOP, tokenize
 
-__all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "share_head", "rare_phrases", "is_technical"]
+__all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "share_head", "rare_phrases", "is_technical",
+           "written_as_term"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # Words that frame a question rather than name its subject; never a missing topic.
@@ -53,6 +54,8 @@ _FRAME = frozenset(
     limitation limitations gotcha gotchas eli5 tldr layman laymans""".split()
     # chat shorthand ("mini batch gradient descent explain plz")
     + """plz pls thx thanx ty cuz btw idk imo tbh wrt shd shld cld wld abt smth sth""".split()
+    # chat interjections ("how do autoencoders work lol")
+    + """lol lmao rofl haha hahaha hehe omg ngl smh fyi imho asap ok okay hey hi hello""".split()
 )
 # Parts of a hyphenated word that only prefix the next one ("re-scale", "pre-train").
 # ("semi-", "un-", "anti-" make new topics: "semi-supervised learning" is not "supervised".)
@@ -115,6 +118,16 @@ def is_technical(word: str) -> bool:
             if stem in vocab:
                 return False
     return True
+
+
+def written_as_term(word: str) -> bool:
+    """Whether the question writes ``word`` as an acronym or a coined name, whatever English
+    word it spells: in capitals ("KV" of "KV cache") or with a capital inside ("RoPE",
+    "LoRA")."""
+    if not word.isalpha():
+        return False
+    return (word.isupper() and 2 <= len(word) <= 6) or (any(c.isupper() for c in word[1:])
+                                                       and any(c.islower() for c in word))
 
 
 def american(word: str) -> str:
@@ -418,7 +431,7 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
             return word
         # A real English word is not a typo ("variance" is not "variants"); nor is an
         # acronym written in capitals ("GELU" is not "ReLU").
-        technical_word = is_technical(low)
+        technical_word = is_technical(low) or (written_as_term(word) and not shouted)
         corrected = vocab.correct(word) if technical_word else None
         if corrected is not None:
             corrections.append((word, corrected))
@@ -430,7 +443,21 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
             technical.append(word)
         return word
 
+    letters = [c for c in question if c.isalpha()]
+    shouted = sum(c.isupper() for c in letters) > 0.5 * len(letters)  # "WHAT IS DROPOUT"
     search_text = _WORD.sub(fix, question)
     parts = share_head(split_parts(search_text), vocab)
-    return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(technical)), parts,
-                     tuple(dict.fromkeys(unknown)))
+    return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(_with_neighbours(
+        technical, unknown, question))), parts, tuple(dict.fromkeys(unknown)))
+
+
+def _with_neighbours(technical: list[str], unknown: list[str], question: str) -> list[str]:
+    """A missing term said with an unknown word it stands beside: "KV cache", not "KV"."""
+    out = []
+    for term in technical:
+        m = re.search(rf"(?:\b(\w+)\s+)?\b{re.escape(term)}\b(?:\s+(\w+)\b)?", question)
+        before, after = (m.group(1), m.group(2)) if m else (None, None)
+        plain = [w for w in unknown if w not in technical]  # another term is said on its own
+        out.append(" ".join(w for w in (before if before in plain else None, term,
+                                         after if after in plain else None) if w))
+    return out

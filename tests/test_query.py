@@ -127,6 +127,18 @@ def vocab(index):
     # ... also typed without the apostrophe (an unseen question: "The sources do not mention “dont”")
     ("capping the size of gradients so they dont explode", {}, ()),
     ("whats a gru and why doesnt it need a cell state", {}, ()),
+    # a name written as an acronym or with a capital inside is a term, whatever English word
+    # it spells ("rope", "kv"); said with the unknown word beside it (a walkthrough's misses)
+    ("How does rotary positional embedding (RoPE) work?", {}, ("RoPE",)),
+    ("What is the KV cache in transformer inference?", {}, ("KV cache",)),
+    ("How does LoRA fine-tuning work?", {}, ("LoRA",)),
+    ("fp16 vs bf16", {}, ("fp16", "bf16")),  # two terms stay two
+    # ... but not in a question typed in capitals, nor corpus acronyms
+    ("WHAT IS DROPOUT", {}, ()),
+    ("CNN vs RNN", {}, ()),
+    ("What is BiLSTM?", {}, ()),
+    # chat interjections are not topics
+    ("how do autoencoders work lol", {}, ()),
     # a 1,000-letter "word" is neither corrected nor slow
     ("x" * 1000, {}, ("x" * 1000,)),
 ])
