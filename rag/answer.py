@@ -31,10 +31,18 @@ def refusal(question: str, generator: str, notices: tuple[str, ...] = ()) -> Ans
     return Answer(question, REFUSAL_TEXT, True, generator, notices=notices)
 
 
-def not_mentioned_text(terms: tuple[str, ...]) -> str:
-    """The opening of an answer whose question names terms no source uses."""
-    names = " or ".join(f"“{t}”" for t in terms)
-    return f"The sources do not mention {names}."
+def not_mentioned_text(terms: tuple[str, ...], listed: tuple[tuple[str, str], ...] = ()) -> str:
+    """The opening of an answer whose question names terms no source uses, or that a source
+    only lists as a heading with no answer (``listed``: term, that passage's reference)."""
+    where = dict(listed)
+    out = []
+    unsaid = [t for t in terms if t not in where]
+    if unsaid:
+        out.append(f"The sources do not mention {' or '.join(f'“{t}”' for t in unsaid)}.")
+    for t in terms:
+        if t in where:
+            out.append(f"The sources do not explain “{t}”: {where[t]} lists it as a heading with no answer.")
+    return " ".join(out)
 
 
 def quote_sentences(result: SearchResult, encoder) -> list[tuple[Passage, str, str | None]]:
@@ -84,15 +92,16 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     sentences = [SentenceSupport(sent, (numbers[p.id],), True, 1.0) for p, sent, _ in quotes]
     body = " ".join(f"{s.text} [{s.cites[0]}]" for s in sentences)
     lead = ""
+    listed = tuple(x for x in result.listed if x[0] in missing)
     if missing:
-        lead = not_mentioned_text(missing) + " The nearest they cover: "
+        lead = not_mentioned_text(missing, listed) + " The nearest they cover: "
     by_id = {p.id: p for p, _, _ in quotes}
     citations = tuple(
         Citation(n, by_id[pid], " … ".join(s for p, s, _ in quotes if p.id == pid))
         for pid, n in sorted(numbers.items(), key=lambda x: x[1])
     )
     return note_hollow(Answer(result.question, lead + body, False, "extractive", citations, tuple(sentences),
-                              notices, missing=missing), result)
+                              notices, missing=missing, listed=listed), result)
 
 
 def note_hollow(answer: Answer, result: SearchResult) -> Answer:
@@ -100,6 +109,8 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
     top = result.hits[0].passage if result.hits else None
     if top is None or result.refused or not is_hollow(top) or any(c.passage.id == top.id for c in answer.citations):
         return answer
+    if any(ref == top.ref for _, ref in result.listed):
+        return answer  # the opening already says it lists a term of the question without an answer
     items = [s for s in split_sentences(top.answer) if len(s) <= 80]
     listed = f": {'; '.join(items)}" if items and len(items) <= 6 else ""
     n = len(answer.citations) + 1
@@ -107,7 +118,7 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
                                (n,), True, 1.0)
     text = f"{answer.text} {sentence.text} [{n}]" if not answer.refused else f"{sentence.text} [{n}]"
     return Answer(answer.question, text, False, answer.generator, answer.citations + (Citation(n, top, top.title or ""),),
-                  answer.sentences + (sentence,), answer.notices, answer.removed_markers, answer.stats, answer.missing)
+                  answer.sentences + (sentence,), answer.notices, answer.removed_markers, answer.stats, answer.missing, answer.listed)
 
 
 def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
@@ -157,7 +168,7 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     if answer.generator != "extractive":  # quotes need no apology for being quotes
         notices += (f"added {added} quoted sentence(s) for a part of the question the model's answer left out",)
     return Answer(answer.question, text, False, answer.generator, tuple(citations), tuple(sentences), notices,
-                  answer.removed_markers, answer.stats, answer.missing)
+                  answer.removed_markers, answer.stats, answer.missing, answer.listed)
 
 
 def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
@@ -199,4 +210,4 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
     notices = answer.notices + (f"added {len(lead)} quoted sentence(s) from the best-matching passage, which the "
                                 "model's answer left out",)
     return Answer(answer.question, text, False, answer.generator, citations, sentences, notices,
-                  answer.removed_markers, answer.stats, answer.missing)
+                  answer.removed_markers, answer.stats, answer.missing, answer.listed)

@@ -92,8 +92,8 @@ class Pipeline:
                                    self.index.encoder)
         answer = complete_parts(answer, result, self.index.encoder)
         if result.missing and not answer.refused:
-            answer = replace(answer, text=f"{not_mentioned_text(result.missing)} {answer.text}",
-                             missing=result.missing)
+            answer = replace(answer, text=f"{not_mentioned_text(result.missing, result.listed)} {answer.text}",
+                             missing=result.missing, listed=result.listed)
         return answer
 
     def _search_named(self, result: SearchResult, name: str) -> SearchResult | None:

@@ -109,7 +109,8 @@ class SearchResult:
     """Ranked hits for a question, and whether the corpus is judged not to answer it.
 
     ``missing`` lists technical terms of the question the corpus never uses (the
-    sources cannot be about them); ``parts`` the per-concept hits of a multi-part
+    sources cannot be about them), and parts no passage with an answer names (``listed``
+    says which of those a source lists as a bare heading); ``parts`` the per-concept hits of a multi-part
     question; ``searched_as`` the question with typos corrected.
     """
 
@@ -122,6 +123,8 @@ class SearchResult:
     missing: tuple[str, ...] = ()
     parts: tuple[PartHits, ...] = ()
     sources: tuple[str, ...] = ()  # the source filter it was searched with (file names; empty: all)
+    # missing terms that a source lists as a heading with no answer: (term, that passage's ref)
+    listed: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict:
         """``rag search --json`` output."""
@@ -132,6 +135,7 @@ class SearchResult:
             "searched_as": self.searched_as or self.question,
             "corrections": [{"from": a, "to": b} for a, b in self.corrections],
             "missing_terms": list(self.missing),
+            "listed_without_answer": [{"term": t, "passage": ref} for t, ref in self.listed],
             "parts": [p.to_json() for p in self.parts],
             "passages": [h.to_json() for h in self.hits],
         }
@@ -184,6 +188,7 @@ class Answer:
     removed_markers: int = 0
     stats: dict = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+    listed: tuple[tuple[str, str], ...] = ()  # as ``SearchResult.listed``
 
     def to_json(self) -> dict:
         """``rag ask --json`` output."""
@@ -196,5 +201,6 @@ class Answer:
             "sentences": [s.to_json() for s in self.sentences],
             "removed_markers": self.removed_markers,
             "missing_terms": list(self.missing),
+            "listed_without_answer": [{"term": t, "passage": ref} for t, ref in self.listed],
             "notices": list(self.notices),
         }

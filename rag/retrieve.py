@@ -183,10 +183,59 @@ class Retriever:
         # answer says so instead of answering the other part alone. (A longer part is a
         # description, "one example at a time", which passages rarely word alike. With a
         # source filter, the other sources may well cover it: nothing is said.)
-        unnamed = tuple(p.text for p in parts if not resolved and not p.covered
-                        and len(p.text.split()) <= NAME_PART_WORDS
-                        and not any(m.lower() in p.text.lower() for m in result.missing))
-        return replace(result, missing=result.missing + unnamed) if unnamed else result
+        short = [p for p in parts if not resolved and len(p.text.split()) <= NAME_PART_WORDS
+                 and not any(m.lower() in p.text.lower() for m in result.missing)]
+        # A covered name that only a bare heading writes ("layer normalization": 003 lists
+        # "Layer Normalization" with nothing under it; the passages that match otherwise
+        # are about batch normalization) is as good as missing, and the answer says where
+        # it is listed.
+        listed = tuple((p.text, h.ref) for p in short if p.covered for h in [self._listed_only(p.text)] if h)
+        unnamed = tuple(p.text for p in short if not p.covered) + tuple(t for t, _ in listed)
+        if not unnamed:
+            return result
+        # (its nearest passages, about something else, are not quoted for it either)
+        parts_now = tuple(replace(p, covered=False) if any(p.text == t for t, _ in listed) else p
+                          for p in result.parts)
+        return replace(result, missing=result.missing + unnamed, listed=listed, parts=parts_now)
+
+    def _listed_only(self, text: str):
+        """A passage that writes ``text`` (as consecutive words) only as a heading with nothing
+        under it, when no passage writes it in a title it answers or in a sentence that says
+        something; else None."""
+        words = tuple(tokenize(text))
+        if not words:
+            return None
+        listed = None
+        for p in self.index.passages:
+            if p.kind not in ("qa", "prose"):
+                continue
+            said, headed = self._tokens(p)
+            if any(_writes(s, words, gap=1) for s in said):
+                return None  # (a sentence that says "shallow and deep networks" explains both)
+            if any(_writes(s, words) for s in headed):
+                # the passage whose own heading it is before one listing it among others
+                if listed is None or (_writes(tuple(tokenize(p.title or "")), words)
+                                      and not _writes(tuple(tokenize(listed.title or "")), words)):
+                    listed = p
+        return listed
+
+    def _tokens(self, passage) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
+        """A passage's token runs that say something (its answered title, its claims) and
+        those that only head (the title of a hollow passage, sub-headings)."""
+        from rag.context import is_claim, is_hollow
+        from rag.text import split_sentences
+
+        cache = self.__dict__.setdefault("_token_cache", {})
+        if passage.id not in cache:
+            title = tuple(tokenize(passage.title or ""))
+            sents = split_sentences(passage.answer)
+            claims = tuple(tuple(tokenize(s)) for s in sents if is_claim(s))
+            heads = tuple(tuple(tokenize(s)) for s in sents if not is_claim(s))
+            if is_hollow(passage):
+                cache[passage.id] = ((), (title,) + heads)
+            else:
+                cache[passage.id] = ((title,) + claims, heads)
+        return cache[passage.id]
 
     def plan(self, question: str) -> QueryPlan:
         """Typos corrected, missing terms and parts of a clean question (``rag.query``)."""
@@ -242,6 +291,23 @@ class Retriever:
         if plan is None:
             return SearchResult(question, hits, refused, best)
         return SearchResult(question, hits, refused, best, plan.search_text, plan.corrections, plan.missing, parts)
+
+
+def _writes(tokens: tuple[str, ...], words: tuple[str, ...], gap: int = 0) -> bool:
+    """Whether ``words`` occur in ``tokens`` in order, with at most ``gap`` other tokens
+    between two of them ("shallow and deep networks" writes "shallow network" with gap 1)."""
+    for i, t in enumerate(tokens):
+        if t != words[0]:
+            continue
+        at = i
+        for w in words[1:]:
+            nxt = next((j for j in range(at + 1, min(len(tokens), at + 2 + gap)) if tokens[j] == w), None)
+            if nxt is None:
+                break
+            at = nxt
+        else:
+            return True
+    return False
 
 
 def _names_a_term(text: str) -> bool:

@@ -160,3 +160,22 @@ def test_a_compared_name_no_source_covers_is_said_missing(pipeline):
     assert pipeline.search("group norm vs batch norm", sources=["003"]).missing == ()
     # a longer part is a description, which passages rarely word alike: never "missing"
     assert pipeline.search("updating after one example at a time vs the whole dataset").missing == ()
+
+
+def test_a_compared_name_only_a_bare_heading_writes_is_said_unexplained(pipeline):
+    """'batch normalization vs layer normalization': 003 lists "Layer Normalization" as a
+    heading with nothing under it, and the passages that match it otherwise are about
+    batch normalization. The answer says where it is listed, and quotes nothing for it."""
+    q = "difference between batch normalization and layer normalization"
+    r = pipeline.search(q)
+    listed = next(p for p in pipeline.index.passages if p.source.startswith("003") and p.qnum == 51)
+    assert r.missing == ("layer normalization",) and r.listed == (("layer normalization", listed.ref),)
+    assert [p.covered for p in r.parts] == [True, False]
+    assert r.to_json()["listed_without_answer"] == [{"term": "layer normalization", "passage": listed.ref}]
+    answer = pipeline.ask(q, generator="extractive")
+    assert answer.text.startswith(f"The sources do not explain “layer normalization”: {listed.ref} lists it "
+                                  "as a heading with no answer. ")
+    assert answer.citations and all("batch normalization" in c.passage.title.lower() for c in answer.citations)
+    assert answer.to_json()["listed_without_answer"] == [{"term": "layer normalization", "passage": listed.ref}]
+    # a sentence that names both explains both ("both shallow and deep networks can fit …")
+    assert pipeline.search("What's the difference between a shallow and a deep network?").missing == ()
