@@ -673,6 +673,10 @@ def _negated(window: str, claim: set[str]) -> bool:
 
 
 
+VERBATIM = 0.9  # cosine of a sentence with a passage sentence it copies
+VERBATIM_LEAD = 0.1  # ... above its closest sentence in the passage it cites
+
+
 def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "") -> CheckedAnswer:
     """Check ``text`` (markers [n] refer to ``passages[n-1]``) and return the checked answer.
 
@@ -725,6 +729,17 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
                   and support[pi] >= SUPPORT_THRESHOLD
                   for pi in range(len(passages))]
         keep = [c for c in cites if passes[c - 1]]
+        if keep:
+            # A sentence another passage of the prompt holds almost word for word, and the
+            # cited one only loosely, is cited to the one that says it ("Backpropagation is
+            # the main way neural networks learn." copied from one source, cited to another
+            # that says "a supervised learning algorithm").
+            held = max(closest[c - 1] for c in keep)
+            verbatim = [pi for pi in range(len(passages)) if pi + 1 not in keep and passes[pi]
+                        and closest[pi] >= VERBATIM and closest[pi] - held >= VERBATIM_LEAD]
+            if verbatim:
+                keep = [max(verbatim, key=lambda pi: closest[pi]) + 1]
+                reattached += 1
         if not keep:
             ranked = sorted(range(len(passages)), key=lambda pi: -support[pi])
             best = next((pi for pi in ranked if passes[pi]), None)
@@ -735,7 +750,11 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
         for c in keep:
             order.setdefault(c - 1, len(order) + 1)
             new.append(order[c - 1])
-            quotes.setdefault(c - 1, flat[best_sent[c - 1]])
+            said = flat[best_sent[c - 1]]
+            if c - 1 not in quotes:
+                quotes[c - 1] = said
+            elif said not in quotes[c - 1].split(" … "):
+                quotes[c - 1] += f" … {said}"  # the card shows what each citing sentence rests on
         score = float(max((support[c - 1] for c in keep), default=support.max(initial=0.0)))
         sentences.append(SentenceSupport(sent, tuple(new), bool(keep), score))
 

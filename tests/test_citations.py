@@ -347,3 +347,25 @@ def test_a_sentence_the_answer_already_said_is_kept_once(index):
         "Dropout is a regularization technique used to prevent overfitting in neural networks.",
         "During training, dropout randomly sets a fraction of the input units to zero."]
     assert kept.text.count("Dropout is a regularization") == 1 and [c.n for c in kept.citations] == [1]
+
+
+def test_a_copied_sentence_is_cited_to_the_passage_it_was_copied_from(index):
+    """A walkthrough's "Backpropagation is the main way neural networks learn. [3]": the
+    sentence is Nathan Rosidi's, word for word, but cited to a Multisoft passage that says
+    "a supervised learning algorithm … two main steps", which the check let pass. It is now
+    cited to the passage that says it, and each card quotes what every citing sentence
+    rests on."""
+    loose = passage(31, "Describe the concept of backpropagation in neural networks.",
+                    "Backpropagation is a supervised learning algorithm used for training neural networks. "
+                    "It involves two main steps: forward pass and backward pass.")
+    said = passage(32, "What is backpropagation?", "Backpropagation: This is the main way neural networks learn. "
+                   "It adjusts the weights after each prediction.")
+    text = ("Backpropagation is a supervised learning algorithm used for training neural networks. [1] "
+            "Backpropagation is the main way neural networks learn. [1] It involves two main steps: forward "
+            "pass and backward pass. [1]")
+    checked = check_citations(text, [loose, said], index.encoder, question="What is backpropagation?")
+    assert [s.cites for s in checked.sentences] == [(1,), (2,), (1,)]
+    assert checked.citations[1].passage is said and "main way" in checked.citations[1].quote
+    assert checked.citations[0].quote == ("Backpropagation is a supervised learning algorithm used for training "
+                                          "neural networks. … It involves two main steps: forward pass and "
+                                          "backward pass.")
