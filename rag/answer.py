@@ -6,6 +6,7 @@ each sentence it writes carries the marker of the passage it was copied from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from rag.context import answer_passages, candidate_sentences, headed_claims, is_hollow, part_terms, select_context
@@ -111,8 +112,12 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
         return answer
     if any(ref == top.ref for _, ref in result.listed):
         return answer  # the opening already says it lists a term of the question without an answer
-    items = [s for s in split_sentences(top.answer) if len(s) <= 80]
-    listed = f": {'; '.join(items)}" if items and len(items) <= 6 else ""
+    items = [re.sub(r"^[\s*#]*(?:\d+[.)]\s*)?", "", s).rstrip(":").strip() for s in split_sentences(top.answer)
+             if len(s) <= 80]
+    items = [i for i in items if i]
+    # "Batch:; Iteration:; Epoch:" read like a parse error; say they are bare headings
+    listed = (f", only the headings {', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else
+              f", only the heading {items[0]}") if items and len(items) <= 6 else ""
     n = len(answer.citations) + 1
     sentence = SentenceSupport(f"{top.ref} lists “{top.title or 'this question'}” without an answer{listed}.",
                                (n,), True, 1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -144,3 +145,14 @@ def test_a_topic_is_not_named_by_one_word_of_a_name_already_taken():
     name = _name(_titled(*group), all_titles, {"Gradient descent"})
     assert name not in {"Descent", "Gradient", "Gradient descent"}
     assert name == "Momentum-based gradient descent"
+
+
+def test_a_gist_is_a_claim_that_names_its_subject(pipeline):
+    """A walkthrough saw the gists "How GRU is better than LSTM" (a bare sub-heading),
+    "It is the default optimizer…" (never names Adam) and "1. Dropout 2. Early Stopping"."""
+    def gists(q):
+        return {s.label: s.gist for s in pipeline.compare(q).sources if s.covered}
+    g = gists("LSTM vs GRU")["GeeksforGeeks"]
+    assert g.endswith(".") and g != "How GRU is better than LSTM"
+    assert not any(re.match(r"(?:It|This|They)\b", g) for g in gists("SGD vs Adam optimizer").values())
+    assert gists("What is dropout?")["GeeksforGeeks"] == "Lists Dropout; Early Stopping without an answer."
