@@ -28,7 +28,7 @@ import numpy as np
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
 from rag.records import Citation, Passage, SentenceSupport, cited_text
-from rag.text import is_header_row, split_sentences
+from rag.text import is_header_row, split_sentences, table_sentences
 
 
 def _root(stem: str) -> str:
@@ -505,6 +505,10 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         return "a fragment, not a claim"  # "The layers of a neural network are." states nothing
     if sentence.rstrip().endswith("?"):
         return "a question, not a claim"  # a passage's title copied as if it were an answer
+    if _copies_a_row(toks, passage):
+        # "Performance on Long Sequences Poor Good Comparable to LSTM, often faster.": the
+        # cells of a table row run together, which says nothing a reader can follow
+        return "a table row, not a sentence"
     if vocab is not None:
         for word in _WORD.findall(sentence):
             low = word.lower().replace("’", "'").split("'")[0]  # "you're", "network's"
@@ -656,6 +660,18 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     if any(f"({m}" in low or f"{m})" in low for m in mine):
         return None  # "... (ReLU)": a name the passage gives it
     return " ".join(mine), " ".join(theirs)
+
+
+ROW_SHARE = 0.8  # of a sentence's words, and of a table row's, that the other holds
+
+
+def _copies_a_row(toks: set[str], passage: Passage) -> bool:
+    """Whether a sentence is one of the passage's table body rows, copied."""
+    for row in table_sentences(passage.answer):
+        words = _words(row)
+        if words and len(toks & words) >= ROW_SHARE * len(toks) and len(toks & words) >= ROW_SHARE * len(words):
+            return True
+    return False
 
 
 def _runs_in(phrase: list[str], tokens: list[str]) -> bool:

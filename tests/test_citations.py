@@ -369,3 +369,16 @@ def test_a_copied_sentence_is_cited_to_the_passage_it_was_copied_from(index):
     assert checked.citations[0].quote == ("Backpropagation is a supervised learning algorithm used for training "
                                           "neural networks. … It involves two main steps: forward pass and "
                                           "backward pass.")
+
+
+def test_a_copied_table_row_is_not_a_sentence(index):
+    """The model copies a comparison table's body row ("Performance on Long Sequences Poor
+    Good Comparable to LSTM, often faster."): the cells run together and, in an answer about
+    LSTM, the last cell is GRU's. It is left out; a sentence made of the row's facts is not."""
+    table = passage(33, "What is the difference between RNN, LSTM and GRU?",
+                    "Feature RNN LSTM GRU\nGates None 3 gates: input, forget, output 2 gates: update, reset\n"
+                    "Performance on Long Sequences Poor Good Comparable to LSTM, often faster")
+    row = "Performance on Long Sequences Poor Good Comparable to LSTM, often faster. [1]"
+    assert not check_citations(row, [table], index.encoder, question="lstm vs gru").sentences[0].supported
+    said = "A GRU has 2 gates: update and reset. [1]"
+    assert check_citations(said, [table], index.encoder, question="lstm vs gru").sentences[0].supported
