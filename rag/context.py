@@ -154,9 +154,17 @@ def headed_claims(passage: Passage) -> list[str]:
     what the claim is about when the claim itself only says "It"."""
     sents = split_sentences(passage.answer)
     out = []
-    for head, nxt in zip(sents, sents[1:]):
+    for i, (head, nxt) in enumerate(zip(sents, sents[1:])):
         if not is_claim(head) and len(tokenize(head)) >= 1 and is_claim(nxt) and not looks_like_instruction(nxt):
-            out.append(f"{head.rstrip(':').strip()}: {nxt}"[:MAX_SENTENCE_CHARS])
+            name = head.rstrip(":").strip()
+            out.append(f"{name}: {nxt}"[:MAX_SENTENCE_CHARS])
+            # Later claims under the same heading that say "It …" are about it too ("Adam
+            # (Adaptive Moment Estimation) / It combines … / It is the default optimizer …").
+            for later in sents[i + 2:]:
+                if not is_claim(later) or not _ANAPHORA.match(later):
+                    break
+                if not looks_like_instruction(later):
+                    out.append(f"{name}: {later}"[:MAX_SENTENCE_CHARS])
     return out
 
 

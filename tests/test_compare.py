@@ -156,3 +156,15 @@ def test_a_gist_is_a_claim_that_names_its_subject(pipeline):
     assert g.endswith(".") and g != "How GRU is better than LSTM"
     assert not any(re.match(r"(?:It|This|They)\b", g) for g in gists("SGD vs Adam optimizer").values())
     assert gists("What is dropout?")["GeeksforGeeks"] == "Lists Dropout; Early Stopping without an answer."
+
+
+def test_every_claim_saying_it_under_a_heading_is_headed():
+    from rag.context import headed_claims
+    from rag.records import Passage
+    text = ("Adam (Adaptive Moment Estimation)\nIt combines the benefits of Momentum and RMSProp. It is the "
+            "default optimizer in deep learning.\nWorking:\nSometimes it can lead to overfitting.")
+    p = Passage(1, "x.md", "x", "qa", None, 1, "Explain Adam.", 0, len(text), text, text)
+    assert headed_claims(p) == [
+        "Adam (Adaptive Moment Estimation): It combines the benefits of Momentum and RMSProp.",
+        "Adam (Adaptive Moment Estimation): It is the default optimizer in deep learning.",
+        "Working: Sometimes it can lead to overfitting."]
