@@ -666,12 +666,12 @@ ROW_SHARE = 0.8  # of a sentence's words, and of a table row's, that the other h
 
 
 def _copies_a_row(toks: set[str], passage: Passage) -> bool:
-    """Whether a sentence is one of the passage's table body rows, copied."""
-    for row in table_sentences(passage.answer):
-        words = _words(row)
-        if words and len(toks & words) >= ROW_SHARE * len(toks) and len(toks & words) >= ROW_SHARE * len(words):
-            return True
-    return False
+    """Whether a sentence is one or more of the passage's table body rows, copied: its words
+    are the rows' words, and it holds the whole of at least one row."""
+    rows = [w for w in map(_words, table_sentences(passage.answer)) if w]
+    if not rows or len(toks & set().union(*rows)) < ROW_SHARE * len(toks):
+        return False
+    return any(len(toks & words) >= ROW_SHARE * len(words) for words in rows)
 
 
 def _runs_in(phrase: list[str], tokens: list[str]) -> bool:

@@ -380,5 +380,8 @@ def test_a_copied_table_row_is_not_a_sentence(index):
                     "Performance on Long Sequences Poor Good Comparable to LSTM, often faster")
     row = "Performance on Long Sequences Poor Good Comparable to LSTM, often faster. [1]"
     assert not check_citations(row, [table], index.encoder, question="lstm vs gru").sentences[0].supported
+    two = ("Gates None 3 gates: input, forget, output 2 gates: update, reset Performance on Long Sequences Poor "
+           "Good Comparable to LSTM, often faster. [1]")  # two rows run into one "sentence"
+    assert not check_citations(two, [table], index.encoder, question="lstm vs gru").sentences[0].supported
     said = "A GRU has 2 gates: update and reset. [1]"
     assert check_citations(said, [table], index.encoder, question="lstm vs gru").sentences[0].supported
