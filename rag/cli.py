@@ -625,9 +625,15 @@ def _practice_text(fb, labels: dict[str, str], n_sources: int) -> None:
         mine = _escape(r.user_sentence) if r.user_sentence else "[dim]missed[/]"
         table.add_row(mark, f"{_escape(r.point.text)} [cyan]{_escape(cites)}[/]", _escape(who), mine)
     console.print(table)
-    if fb.unsupported:
+    against = [(s, fb.contradiction(s)) for s in fb.unsupported if fb.contradiction(s)]
+    if against:
+        console.print("[bold]The sources say otherwise[/]:")
+        for s, (p, q) in against:
+            console.print(f"  [red]•[/] {_escape(s)}\n    [dim]{_escape(p.ref)}:[/] “{_escape(q)}”")
+    plain = [s for s in fb.unsupported if not fb.contradiction(s)]
+    if plain:
         console.print("[bold]Not in the sources[/] (no passage for this question says it; check it):")
-        for s in fb.unsupported:
+        for s in plain:
             console.print(f"  [yellow]•[/] {_escape(s)}")
     seen = {}
     for r in fb.points:

@@ -91,6 +91,13 @@ class Feedback:
     score: float | None
     sources: tuple[str, ...]  # the covering sources
     refused: bool = False
+    # sentences of ``unsupported`` that say the opposite of a passage sentence: (the
+    # user's sentence, that passage, its sentence)
+    contradicted: tuple[tuple[str, Passage, str], ...] = ()
+
+    def contradiction(self, sentence: str) -> tuple[Passage, str] | None:
+        """The passage and sentence that say the opposite of ``sentence``, if the grade found one."""
+        return next(((p, q) for s, p, q in self.contradicted if s == sentence), None)
 
     @property
     def covered(self) -> tuple[PointResult, ...]:
@@ -109,7 +116,10 @@ class Feedback:
             "refused": self.refused,
             "sources": list(self.sources),
             "points": [p.to_json() for p in self.points],
-            "unsupported": [{"text": s} for s in self.unsupported],
+            "unsupported": [{"text": s, **({"contradicts": {"passage": c[0].ref, "source": c[0].source,
+                                                              "start": c[0].start, "sentence": c[1]}}
+                                             if (c := self.contradiction(s)) else {})}
+                            for s in self.unsupported],
             "score": None if self.score is None else round(self.score, 4),
         }
 
@@ -824,7 +834,8 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
     for ui, (si, _, whole) in enumerate(split):
         if whole:
             wholes.setdefault(si, []).append(ui)
-    contradicted = _contradicted(units, sim, ev, wholes)
+    opposite = _contradicted(units, sim, ev, wholes)  # sentence -> the passage sentence it contradicts
+    contradicted = set(opposite)
     vocab = pipeline.retriever.vocab
     # Words most passages use ("network", "model", "data") show no point is made: they
     # count like the question's own words.
@@ -872,7 +883,8 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
             unsupported.append(sents[si])
     total = sum(len(r.point.sources) for r in results)
     score = sum(len(r.point.sources) for r in results if r.covered) / total
-    return Feedback(question, answer, tuple(results), tuple(unsupported), score, covering)
+    against = tuple((sents[si], *ev.sentences[j]) for si, j in sorted(opposite.items()) if sents[si] in unsupported)
+    return Feedback(question, answer, tuple(results), tuple(unsupported), score, covering, contradicted=against)
 
 
 _YEAR = re.compile(r"\b(?:in|since|by|from|around|until)\s+((?:1[89]|20)\d\d)\b", re.I)
@@ -910,25 +922,33 @@ def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words:
 
 
 def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence,
-                  wholes: dict[int, list[int]]) -> set[int]:
-    """The user sentences one of whose units says the opposite of a passage sentence it resembles.
+                  wholes: dict[int, list[int]]) -> dict[int, int]:
+    """The user sentences one of whose units says the opposite of a passage sentence it
+    resembles, each with the row of that passage sentence in ``ev.sentences``.
 
     A sentence split into clauses is judged by its clauses: read whole, a sentence that
     contrasts two things ("in supervised learning every example has a label; in
     unsupervised learning there are none") resembles the passage about the first and
     holds the opposite word of the second.
     """
-    out = set()
+    out: dict[int, int] = {}
     clausal = {si for si, _ in units if len(wholes.get(si, ())) < sum(1 for s, _ in units if s == si)}
     for ui, (si, unit) in enumerate(units):
         if si in clausal and ui in wholes[si]:
             continue
         order = np.argsort(-sim[ui])[:CONTRA_CHECKED]
-        for j in order:
-            # a sentence much less like the claim than its best match is about something else
-            if sim[ui, j] >= max(CONTRA_SIM, sim[ui, order[0]] - CONTRA_MARGIN) and contradicts(unit, ev.sentences[j][1]):
-                out.add(si)
-                break
+        # a sentence much less like the claim than its best match is about something else
+        against = [int(j) for j in order if sim[ui, j] >= max(CONTRA_SIM, sim[ui, order[0]] - CONTRA_MARGIN)
+                   and contradicts(unit, ev.sentences[j][1])]
+        if against and si not in out:
+            # shown as the evidence: the one that shares most of the claim's words ("During
+            # inference, dropout is not applied" for "at test time dropout is also applied")
+            # (looked for a little further down than the decision looks)
+            words = set(tokenize(unit))
+            wider = [int(j) for j in np.argsort(-sim[ui])[:3 * CONTRA_CHECKED] if sim[ui, j] >= CONTRA_SIM
+                     and contradicts(unit, ev.sentences[j][1])]
+            out[si] = max(wider or against, key=lambda j: (len(words & set(tokenize(ev.sentences[j][1]))),
+                                                          float(sim[ui, j])))
     # A sentence that is nearly a passage sentence, and does not contradict it, is that
     # passage's claim: a sentence copied from one source may echo another source's
     # negation in other words ("prevents co-adapting" / "instead of relying on").
@@ -936,7 +956,7 @@ def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence,
         for ui in wholes.get(si, ()):
             j = int(np.argmax(sim[ui]))
             if sim[ui, j] >= SAME_SENTENCE and not contradicts(units[ui][1], ev.sentences[j][1]):
-                out.discard(si)
+                del out[si]
                 break
     return out
 

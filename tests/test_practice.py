@@ -351,7 +351,10 @@ def test_cli_json_schema(run_cli, cli_env, own_home):
     data = json.loads(r.stdout)
     assert {"question", "points", "unsupported", "score"} <= set(data)
     assert data["question"] == L1L2 and 0 < data["score"] < 1
-    assert data["unsupported"] == [{"text": "L1 gives dense weights."}]
+    # a contradicted sentence carries the passage sentence that says otherwise
+    assert [u["text"] for u in data["unsupported"]] == ["L1 gives dense weights."]
+    assert data["unsupported"][0]["contradicts"]["sentence"] == ("This can make some weights zero, effectively "
+                                                                 "removing less important features.")
     covered = [p for p in data["points"] if p["covered"]]
     assert covered and all(p["user_sentence"] for p in covered)
     assert all(p["user_sentence"] is None for p in data["points"] if not p["covered"])
@@ -662,3 +665,25 @@ def test_history_is_listed_as_not_in_the_sources(pipeline):
     fb = grade(pipeline, ex, f"{right} {history}")
     assert history in fb.unsupported and right not in fb.unsupported
 
+
+
+def test_a_sentence_the_sources_contradict_is_shown_with_the_sentence_that_says_otherwise(pipeline, run_cli):
+    """A walkthrough's answer "At test time dropout is also applied …" was listed only as
+    "not in the sources"; 001 says "During inference, dropout is not applied". It is now
+    shown with that sentence, in the feedback, its JSON and the terminal."""
+    from rag.practice import grade
+
+    answer = ("Dropout randomly turns off some neurons during training so the network does not overfit. "
+              "At test time dropout is also applied to make predictions faster.")
+    wrong = "At test time dropout is also applied to make predictions faster."
+    fb = grade(pipeline, "What is dropout?", answer)
+    assert wrong in fb.unsupported
+    passage, said = fb.contradiction(wrong)
+    assert said.startswith("During inference, dropout is not applied") and said in passage.answer
+    row = next(u for u in fb.to_json()["unsupported"] if u["text"] == wrong)
+    assert row["contradicts"] == {"passage": passage.ref, "source": passage.source, "start": passage.start,
+                                  "sentence": said}
+    assert fb.contradiction(answer.split(". ")[0] + ".") is None
+    r = run_cli("practice", "-q", "What is dropout?", "-a", answer)
+    assert r.returncode == 0, r.stderr
+    assert "The sources say otherwise" in r.stdout and "During inference, dropout is not" in r.stdout

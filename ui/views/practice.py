@@ -134,10 +134,17 @@ def show_feedback(fb: Feedback, labels: dict[str, str], n_sources: int) -> None:
                     st.markdown(_point_html(r, labels, n_sources), unsafe_allow_html=True)
                 if not rows:
                     st.caption(empty)
-        if fb.unsupported:
+        against = [(s, fb.contradiction(s)) for s in fb.unsupported if fb.contradiction(s)]
+        if against:
+            st.markdown("**:red[The sources say otherwise]**")
+            for s, (p, q) in against:
+                st.markdown(f'<div class="practice-unsupported">✗ {html.escape(s)}<br><small>{html.escape(p.ref)}: '
+                            f'“{html.escape(q)}”</small></div>', unsafe_allow_html=True)
+        plain = [s for s in fb.unsupported if not fb.contradiction(s)]
+        if plain:
             st.markdown("**:orange[Not in the sources]** — no passage for this question says this "
                         "(not necessarily wrong: check it)")
-            for s in fb.unsupported:
+            for s in plain:
                 st.markdown(f'<div class="practice-unsupported">⚠ {html.escape(s)}</div>', unsafe_allow_html=True)
         _cards(fb)
     st.markdown('<div class="practice-final"></div>', unsafe_allow_html=True)
