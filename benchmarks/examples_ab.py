@@ -61,6 +61,7 @@ def main(argv: list[str]) -> None:
                 "id": row.get("id"), "question": row["question"], "answerable": row["answerable"],
                 "generator": ans.generator, "answer": ans.text, "verdict": verdict,
                 "raw": ans.stats.get("raw"), "dropped": ans.stats.get("dropped", []),
+                "context_ids": ans.stats.get("context_ids", []),  # the prompt's passages, in order
                 "ttft": ans.stats.get("ttft_s"), "fallback": ans.stats.get("fallback"), "notices": list(ans.notices),
                 "sentences": [s.text for s in ans.sentences],
                 "shown": [{"text": s.text, "passages": [f"{by_n[n].title or ''}\n{by_n[n].answer}" for n in s.cites]}

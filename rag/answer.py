@@ -114,7 +114,7 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
         return answer  # the opening already says it lists a term of the question without an answer
     items = [re.sub(r"^[\s*#]*(?:\d+[.)]\s*)?", "", s).rstrip(":").strip() for s in split_sentences(top.answer)
              if len(s) <= 80]
-    items = [i for i in items if i]
+    items = list(dict.fromkeys(i for i in items if i))  # ("Tokens, Example, Embeddings, Example")
     # "Batch:; Iteration:; Epoch:" read like a parse error; say they are bare headings
     listed = (f", only the headings {', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else
               f", only the heading {items[0]}") if items and len(items) <= 6 else ""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -668,10 +669,16 @@ ROW_SHARE = 0.8  # of a sentence's words, and of a table row's, that the other h
 def _copies_a_row(toks: set[str], passage: Passage) -> bool:
     """Whether a sentence is one or more of the passage's table body rows, copied: its words
     are the rows' words, and it holds the whole of at least one row."""
-    rows = [w for w in map(_words, table_sentences(passage.answer)) if w]
+    rows = _row_words(passage.answer)
     if not rows or len(toks & set().union(*rows)) < ROW_SHARE * len(toks):
         return False
     return any(len(toks & words) >= ROW_SHARE * len(words) for words in rows)
+
+
+@lru_cache(maxsize=1024)
+def _row_words(answer: str) -> list[set[str]]:
+    # (asked for every sentence against every passage of a prompt: parse each table once)
+    return [w for w in map(_words, table_sentences(answer)) if w]
 
 
 def _runs_in(phrase: list[str], tokens: list[str]) -> bool:

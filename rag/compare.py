@@ -116,7 +116,8 @@ def _gist(passage: Passage, question_vec: np.ndarray, encoder) -> str:
     if not sents:  # headings with nothing under them: say what it lists, and that it explains none
         items = [re.sub(r"^[\s*#]*(?:\d+[.)]\s*)?", "", s).rstrip(":").strip() for s in split_sentences(passage.answer)]
         items = [i for i in items if i]
-        return f"Lists {'; '.join(items)} without an answer." if items else passage.title or ""
+        gist = f"Lists {'; '.join(dict.fromkeys(items))} without an answer." if items else passage.title or ""
+        return gist if len(gist) <= 200 else gist[:197].rsplit(" ", 1)[0] + "…"
     vecs = encoder.encode(sents)
     scores = vecs @ question_vec + np.array([0.08 if i == 0 else 0.0 for i in range(len(sents))])
     best = sents[int(np.argmax(scores))]

@@ -883,7 +883,8 @@ def grade(pipeline, question: "str | Exercise", answer: str) -> Feedback:
             unsupported.append(sents[si])
     total = sum(len(r.point.sources) for r in results)
     score = sum(len(r.point.sources) for r in results if r.covered) / total
-    against = tuple((sents[si], *ev.sentences[j]) for si, j in sorted(opposite.items()) if sents[si] in unsupported)
+    against = tuple((sents[si], ev.sentences[j][0], _with_antecedent(*ev.sentences[j]))
+                    for si, j in sorted(opposite.items()) if sents[si] in unsupported)
     return Feedback(question, answer, tuple(results), tuple(unsupported), score, covering, contradicted=against)
 
 
@@ -921,6 +922,16 @@ def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words:
 
 
 
+def _with_antecedent(passage: Passage, sentence: str) -> str:
+    """``sentence``, after the passage sentence before it when it opens with a pronoun
+    ("This can make some weights zero" says nothing of what "This" is)."""
+    if not re.match(r"\s*(?:it|this|these|they|that|such)\b", sentence, re.I):
+        return sentence
+    sents = split_sentences(passage.answer)
+    i = next((k for k, s in enumerate(sents) if s == sentence or sentence.startswith(s) or s.startswith(sentence)), None)
+    return f"{sents[i - 1]} {sentence}" if i else sentence
+
+
 def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence,
                   wholes: dict[int, list[int]]) -> dict[int, int]:
     """The user sentences one of whose units says the opposite of a passage sentence it
@@ -937,15 +948,18 @@ def _contradicted(units: list[tuple[int, str]], sim: np.ndarray, ev: _Evidence,
         if si in clausal and ui in wholes[si]:
             continue
         order = np.argsort(-sim[ui])[:CONTRA_CHECKED]
+        if si in out:
+            continue  # decided by another of its clauses
         # a sentence much less like the claim than its best match is about something else
         against = [int(j) for j in order if sim[ui, j] >= max(CONTRA_SIM, sim[ui, order[0]] - CONTRA_MARGIN)
                    and contradicts(unit, ev.sentences[j][1])]
-        if against and si not in out:
+        if against:
             # shown as the evidence: the one that shares most of the claim's words ("During
-            # inference, dropout is not applied" for "at test time dropout is also applied")
-            # (looked for a little further down than the decision looks)
+            # inference, dropout is not applied" for "at test time dropout is also applied"),
+            # looked for a little further down than the decision looks
             words = set(tokenize(unit))
-            wider = [int(j) for j in np.argsort(-sim[ui])[:3 * CONTRA_CHECKED] if sim[ui, j] >= CONTRA_SIM
+            near = max(CONTRA_SIM, sim[ui, order[0]] - 2 * CONTRA_MARGIN)
+            wider = [int(j) for j in np.argsort(-sim[ui])[:3 * CONTRA_CHECKED] if sim[ui, j] >= near
                      and contradicts(unit, ev.sentences[j][1])]
             out[si] = max(wider or against, key=lambda j: (len(words & set(tokenize(ev.sentences[j][1]))),
                                                           float(sim[ui, j])))

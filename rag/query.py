@@ -55,7 +55,7 @@ _FRAME = frozenset(
     # chat shorthand ("mini batch gradient descent explain plz")
     + """plz pls thx thanx ty cuz btw idk imo tbh wrt shd shld cld wld abt smth sth""".split()
     # chat interjections ("how do autoencoders work lol")
-    + """lol lmao rofl haha hahaha hehe omg ngl smh fyi imho asap ok okay hey hi hello""".split()
+    + """lol lmao rofl haha hahaha hehe omg ngl smh fyi imho asap ok okay hey hi hello tl dr""".split()
 )
 # Parts of a hyphenated word that only prefix the next one ("re-scale", "pre-train").
 # ("semi-", "un-", "anti-" make new topics: "semi-supervised learning" is not "supervised".)
@@ -126,8 +126,11 @@ def written_as_term(word: str) -> bool:
     "LoRA")."""
     if not word.isalpha():
         return False
-    return (word.isupper() and 2 <= len(word) <= 6) or (any(c.isupper() for c in word[1:])
-                                                       and any(c.islower() for c in word))
+    if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
+        return True  # "RoPE", "LoRA", "ALiBi"
+    # in capitals: an acronym of two or three letters ("KV"), or a longer one that is no
+    # English word ("GELU"; "SIMPLY" and "URGENT" are emphasis)
+    return word.isupper() and (len(word) <= 3 or (len(word) <= 6 and is_technical(word)))
 
 
 def american(word: str) -> str:
@@ -443,8 +446,7 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
             technical.append(word)
         return word
 
-    letters = [c for c in question if c.isalpha()]
-    shouted = sum(c.isupper() for c in letters) > 0.5 * len(letters)  # "WHAT IS DROPOUT"
+    shouted = not any(c.islower() for c in question)  # "WHAT IS DROPOUT": capitals say nothing
     search_text = _WORD.sub(fix, question)
     parts = share_head(split_parts(search_text), vocab)
     return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(_with_neighbours(
@@ -453,11 +455,20 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
 
 def _with_neighbours(technical: list[str], unknown: list[str], question: str) -> list[str]:
     """A missing term said with an unknown word it stands beside: "KV cache", not "KV"."""
+    # another term is said on its own; a comparative or other inflected word ("GELU
+    # smoother than …") describes, it does not name
+    plain = {w for w in unknown if w not in technical and not _INFLECTED.search(w.lower())}
     out = []
     for term in technical:
-        m = re.search(rf"(?:\b(\w+)\s+)?\b{re.escape(term)}\b(?:\s+(\w+)\b)?", question)
-        before, after = (m.group(1), m.group(2)) if m else (None, None)
-        plain = [w for w in unknown if w not in technical]  # another term is said on its own
-        out.append(" ".join(w for w in (before if before in plain else None, term,
-                                         after if after in plain else None) if w))
+        said = term
+        for m in re.finditer(rf"(?:\b(\w+)\s+)?\b{re.escape(term)}\b(?:\s+(\w+)\b)?", question):
+            before, after = m.group(1), m.group(2)
+            if before in plain or after in plain:
+                said = " ".join(w for w in (before if before in plain else None, term,
+                                             after if after in plain else None) if w)
+                break
+        out.append(said)
     return out
+
+
+_INFLECTED = re.compile(r"(?:er|est|ly|ed|ing)$")

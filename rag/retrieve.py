@@ -229,8 +229,12 @@ class Retriever:
         if passage.id not in cache:
             title = tuple(tokenize(passage.title or ""))
             sents = split_sentences(passage.answer)
-            claims = tuple(tuple(tokenize(s)) for s in sents if is_claim(s))
-            heads = tuple(tuple(tokenize(s)) for s in sents if not is_claim(s))
+            said = [is_claim(s) for s in sents]
+            # a sub-heading with a claim under it ("Leaky ReLU:" / "It allows …") is explained
+            claims = tuple(tuple(tokenize(s)) for i, s in enumerate(sents)
+                           if said[i] or (i + 1 < len(sents) and said[i + 1]))
+            heads = tuple(tuple(tokenize(s)) for i, s in enumerate(sents)
+                          if not said[i] and not (i + 1 < len(sents) and said[i + 1]))
             if is_hollow(passage):
                 cache[passage.id] = ((), (title,) + heads)
             else:

@@ -3,8 +3,9 @@
 Each question is represented by its title embedding plus its answer's embedding.
 Average-linkage agglomerative clustering merges the two most similar groups until no
 two groups are more similar than ``MERGE_AT``; ties break by position, so the same
-corpus always gives the same map. A topic is named by the title phrase (one or two
-words) most frequent in the group and rarest elsewhere.
+corpus always gives the same map. A topic is named by the title word or pair of words
+most frequent in the group and rarest elsewhere, then said whole (up to four words:
+"Generative adversarial network"); names are unique.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ def _cluster(vecs: np.ndarray, threshold: float) -> list[list[int]]:
 def _singular(word: str) -> str:
     if word.endswith("ases"):
         return word[:-2]
-    if word.endswith(("sses", "xes", "shes", "ches")) and len(word) > 4:
-        return word[:-2]  # classes, boxes, batches: not "classe", "boxe", "batche"
+    if word.endswith(("sses", "xes", "shes", "tches")) and len(word) > 4:
+        return word[:-2]  # classes, boxes, batches: not "classe", "boxe", "batche" ("caches" stays "cache")
     if word.endswith("s") and not word.endswith(("ss", "us", "is")) and (len(word) > 4 or word[:-1] in _ACRONYMS):
         return word[:-1]
     return word
@@ -148,8 +149,9 @@ def _segments(title: str) -> list[list[str]]:
     """The title's words, lowercased and singular, in runs that punctuation does not break
     ("Kullback–Leibler" is one run: a dash between letters joins)."""
     text = re.sub(r"(?<=[A-Za-z])[–—](?=[A-Za-z])", "-", title.replace("’", "'"))
+    text = re.sub(r"'s\b|'", "", text)  # "network's" is "network"; "what's" is "what"
     runs = re.split(r"[,;:?!()\[\]/\"“”]|\.(?!\d)", text.lower())
-    return [[_singular(w) for w in re.findall(r"[a-z0-9][a-z0-9\-']*", run)] for run in runs]
+    return [[_singular(w) for w in re.findall(r"[a-z0-9][a-z0-9\-]*", run)] for run in runs]
 
 
 def _phrases(title: str) -> set[str]:
@@ -255,8 +257,8 @@ def _name(group: list[Passage], all_titles: list[set[str]], taken: set[str],
         pairs = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
         return all(_contains(best, pr) or sum(pr in t for t in all_titles) >= 2 for pr in pairs)
 
-    whole = [ph for ph in every if _contains(ph, best) and every[ph] == every[best] and ph not in taken
-             and term(ph)]
+    whole = [ph for ph in every if _contains(ph, best) and every[ph] == every[best]
+             and (ph == best or _pretty(ph, surface) not in taken) and term(ph)]
     best = max(whole, key=lambda ph: (len(ph.split()), every[ph]))
     return _pretty(best, surface)
 

@@ -168,3 +168,15 @@ def test_every_claim_saying_it_under_a_heading_is_headed():
         "Adam (Adaptive Moment Estimation): It combines the benefits of Momentum and RMSProp.",
         "Adam (Adaptive Moment Estimation): It is the default optimizer in deep learning.",
         "Working: Sometimes it can lead to overfitting."]
+
+
+def test_a_topic_name_is_never_given_twice():
+    from rag.topics import _name, _phrases
+    a = ["What is a generative adversarial network?", "How do generative adversarial networks work?"]
+    b = ["Explain generative adversarial networks."]
+    all_titles = [_phrases(t) for t in a + b + ["What is dropout?", "What is a kernel?"]]
+    first = _name(_titled(*a), all_titles, set())
+    assert first == "Generative adversarial network"
+    assert _name(_titled(*b), all_titles, {first}) != first
+    # and a possessive is no word of a name
+    assert not any("'" in ph for ph in _phrases("What is a network's weight initialization?"))

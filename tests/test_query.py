@@ -133,8 +133,14 @@ def vocab(index):
     ("What is the KV cache in transformer inference?", {}, ("KV cache",)),
     ("How does LoRA fine-tuning work?", {}, ("LoRA",)),
     ("fp16 vs bf16", {}, ("fp16", "bf16")),  # two terms stay two
-    # ... but not in a question typed in capitals, nor corpus acronyms
+    ("RoPE in LLMs", {}, ("RoPE", "LLMs")),  # capitals of acronyms are not shouting
+    ("Why is GELU smoother than ReLU?", {}, ("GELU",)),  # a comparative describes, it does not name
+    # ... but not in a question typed in capitals, nor words in capitals for emphasis,
+    # nor corpus acronyms
     ("WHAT IS DROPOUT", {}, ()),
+    ("explain dropout SIMPLY", {}, ()),
+    ("What is an epoch vs batch? URGENT", {}, ()),
+    ("TL;DR dropout", {}, ()),
     ("CNN vs RNN", {}, ()),
     ("What is BiLSTM?", {}, ()),
     # chat interjections are not topics

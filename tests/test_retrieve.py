@@ -179,3 +179,22 @@ def test_a_compared_name_only_a_bare_heading_writes_is_said_unexplained(pipeline
     assert answer.to_json()["listed_without_answer"] == [{"term": "layer normalization", "passage": listed.ref}]
     # a sentence that names both explains both ("both shallow and deep networks can fit …")
     assert pipeline.search("What's the difference between a shallow and a deep network?").missing == ()
+
+
+def test_a_sub_heading_with_a_claim_under_it_is_not_a_bare_heading():
+    """Only a heading with nothing under it lists a name without explaining it."""
+    from types import SimpleNamespace
+
+    from rag.records import Passage
+    from rag.retrieve import Retriever
+
+    def qa(i, title, answer):
+        return Passage(i, "x.md", "x", "qa", None, i, title, 0, len(answer), answer, answer)
+
+    r = Retriever.__new__(Retriever)
+    r.index = SimpleNamespace(passages=[
+        qa(0, "What are the types of ReLU?", "Leaky ReLU:\nIt allows a small gradient when the unit is not active."),
+        qa(1, "What are the types of pooling?", "Pooling shrinks feature maps.\n1. Max Pooling\n2. Average Pooling"),
+    ])
+    assert r._listed_only("leaky relu") is None
+    assert r._listed_only("average pooling").id == 1
