@@ -92,6 +92,7 @@ class Retriever:
         self._source_of = np.array([p.source for p in index.passages])
         self.vocab = Vocabulary.from_texts(
             [f"{p.title or ''}\n{p.answer}" for p in index.passages if p.kind in self.params.kinds])
+        self._token_cache: dict[int, tuple] = {}  # passage id -> ``_tokens``
 
     def resolve_sources(self, names: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
         """Map labels, file names, stems or numeric prefixes (e.g. '003') to corpus file names."""
@@ -225,7 +226,7 @@ class Retriever:
         from rag.context import is_claim, is_hollow
         from rag.text import split_sentences
 
-        cache = self.__dict__.setdefault("_token_cache", {})
+        cache = self._token_cache
         if passage.id not in cache:
             title = tuple(tokenize(passage.title or ""))
             sents = split_sentences(passage.answer)

@@ -192,6 +192,7 @@ def test_a_sub_heading_with_a_claim_under_it_is_not_a_bare_heading():
         return Passage(i, "x.md", "x", "qa", None, i, title, 0, len(answer), answer, answer)
 
     r = Retriever.__new__(Retriever)
+    r._token_cache = {}
     r.index = SimpleNamespace(passages=[
         qa(0, "What are the types of ReLU?", "Leaky ReLU:\nIt allows a small gradient when the unit is not active."),
         qa(1, "What are the types of pooling?", "Pooling shrinks feature maps.\n1. Max Pooling\n2. Average Pooling"),
