@@ -473,6 +473,7 @@ def test_page_round_with_feedback_history_and_sources(page, own_home, pipeline):
     html = " ".join(m.value for m in at.markdown)
     assert "Score:" in html and 'class="practice-point covered"' in html and 'class="practice-point missed"' in html
     assert "Dropout is used at inference time to make predictions faster." in html  # not in the sources
+    assert "The sources say otherwise" not in html  # (nothing contradicts it: it is only not said)
     assert 'class="cite"' in html and any(e.label.startswith("[1]") for e in at.expander)
     assert "practice-final" in html
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
@@ -666,6 +667,16 @@ def test_history_is_listed_as_not_in_the_sources(pipeline):
     fb = grade(pipeline, ex, f"{right} {history}")
     assert history in fb.unsupported and right not in fb.unsupported
 
+
+
+def test_the_page_shows_what_says_otherwise(page):
+    page.session_state.practice_question = {"text": DROPOUT, "topic": "Dropout"}
+    page.run()
+    fb = _submit(page, "Dropout randomly turns off neurons during training. At test time dropout is also applied "
+                       "to make predictions faster.")
+    _, said = fb.contradiction("At test time dropout is also applied to make predictions faster.")
+    html = " ".join(m.value for m in page.markdown)
+    assert "The sources say otherwise" in html and said[:40] in html
 
 
 def test_a_sentence_the_sources_contradict_is_shown_with_the_sentence_that_says_otherwise(pipeline, run_cli):
