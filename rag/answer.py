@@ -6,10 +6,10 @@ each sentence it writes carries the marker of the passage it was copied from.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-from rag.context import answer_passages, candidate_sentences, headed_claims, is_hollow, part_terms, select_context
+from rag.context import (answer_passages, candidate_sentences, headed_claims, heading_items, is_hollow, part_terms,
+                         select_context)
 from rag.keyword import tokenize
 from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport, cited_text
 from rag.text import split_sentences
@@ -112,9 +112,7 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
         return answer
     if any(ref == top.ref for _, ref in result.listed):
         return answer  # the opening already says it lists a term of the question without an answer
-    items = [re.sub(r"^[\s*#]*(?:\d+[.)]\s*)?", "", s).rstrip(":").strip() for s in split_sentences(top.answer)
-             if len(s) <= 80]
-    items = list(dict.fromkeys(i for i in items if i))  # ("Tokens, Example, Embeddings, Example")
+    items = [i for i in heading_items(top.answer) if len(i) <= 80]
     # "Batch:; Iteration:; Epoch:" read like a parse error; say they are bare headings
     listed = (f", only the headings {', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else
               f", only the heading {items[0]}") if items and len(items) <= 6 else ""

@@ -29,7 +29,7 @@ import numpy as np
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
 from rag.records import Citation, Passage, SentenceSupport, cited_text
-from rag.text import is_header_row, split_sentences, table_sentences
+from rag.text import in_order, is_header_row, split_sentences, table_sentences
 
 
 def _root(stem: str) -> str:
@@ -647,7 +647,7 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
         if len(mine) > 3 or len(theirs) > 3 or mine[-1] != theirs[-1]:
             return None
         added, own = set(mine[:-1]) - set(theirs), set(theirs[:-1]) - set(mine)
-        if not (added & asked) or not own or _runs_in(mine, list(ev.sequence)):
+        if not (added & asked) or not own or in_order(ev.sequence, mine):
             return None
     if len(mine) > SUBJECT_WORDS or len(theirs) > SUBJECT_WORDS:
         return None  # the two sentences agree only late: not one sentence rewritten
@@ -679,12 +679,6 @@ def _copies_a_row(toks: set[str], passage: Passage) -> bool:
 def _row_words(answer: str) -> list[set[str]]:
     # (asked for every sentence against every passage of a prompt: parse each table once)
     return [w for w in map(_words, table_sentences(answer)) if w]
-
-
-def _runs_in(phrase: list[str], tokens: list[str]) -> bool:
-    """Whether ``phrase`` occurs in ``tokens`` as consecutive tokens."""
-    n = len(phrase)
-    return any(tokens[i:i + n] == phrase for i in range(len(tokens) - n + 1))
 
 
 def _negated(window: str, claim: set[str]) -> bool:

@@ -14,20 +14,17 @@ citations checked like ``rag ask``'s.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from rag.context import headed_claims, is_claim, is_heading_only
+from rag.context import headed_claims, heading_items, is_claim, is_heading_only, leans_back
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
 from rag.text import announces, is_header_row, split_sentences, table_sentences
 
 __all__ = ["compare_sources", "Comparison", "SourceAnswer", "Point", "COVER_ABS", "COVER_REL"]
-
-_PRONOUN_OPENING = re.compile(r"\s*(?:it|its|this|they|these)\b", re.I)  # leans on what came before
 
 COVER_ABS = 0.5
 COVER_REL = 0.75
@@ -109,19 +106,20 @@ def _gist(passage: Passage, question_vec: np.ndarray, encoder) -> str:
     # A bare sub-heading ("How GRU is better than LSTM") says nothing either; a claim that
     # only says "It …" is shown with the sub-heading it follows ("Adam: It is the default …").
     headed = {h.split(": ", 1)[1]: h for h in headed_claims(passage)}
-    said = [headed.get(s, s) if _PRONOUN_OPENING.match(s) else s for s in split_sentences(passage.answer)
+    said = [headed.get(s, s) if leans_back(s) else s for s in split_sentences(passage.answer)
             if is_claim(s) and not announces(s)]
     rows = table_sentences(passage.answer)
     sents = [s for s in said if s not in rows] or said
     if not sents:  # headings with nothing under them: say what it lists, and that it explains none
-        items = [re.sub(r"^[\s*#]*(?:\d+[.)]\s*)?", "", s).rstrip(":").strip() for s in split_sentences(passage.answer)]
-        items = [i for i in items if i]
-        gist = f"Lists {'; '.join(dict.fromkeys(items))} without an answer." if items else passage.title or ""
-        return gist if len(gist) <= 200 else gist[:197].rsplit(" ", 1)[0] + "…"
+        items = heading_items(passage.answer)
+        return _one_line(f"Lists {'; '.join(items)} without an answer." if items else passage.title or "")
     vecs = encoder.encode(sents)
     scores = vecs @ question_vec + np.array([0.08 if i == 0 else 0.0 for i in range(len(sents))])
-    best = sents[int(np.argmax(scores))]
-    return best if len(best) <= 200 else best[:197].rsplit(" ", 1)[0] + "…"
+    return _one_line(sents[int(np.argmax(scores))])
+
+
+def _one_line(text: str) -> str:
+    return text if len(text) <= 200 else text[:197].rsplit(" ", 1)[0] + "…"
 
 
 def _synthesis_points(covered: list[SourceAnswer], encoder) -> tuple[tuple[Point, ...], tuple[Point, ...]]:

@@ -26,6 +26,7 @@ from rag.records import Passage, SearchResult
 from rag.text import announces, is_header_row, split_sentences, table_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
+           "leans_back", "heading_items",
            "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
@@ -107,6 +108,18 @@ _HEADING_WORDS = 8  # an unpunctuated line this short is a sub-heading ("RMSProp
 _ANAPHORA = re.compile(r"^(?:this|it|its|these|they|that|those|such|here)\b", re.I)
 
 
+def leans_back(sentence: str) -> bool:
+    """Whether a sentence opens with a word that points back ("It …", "This …")."""
+    return bool(_ANAPHORA.match(sentence.strip()))
+
+
+def heading_items(text: str) -> list[str]:
+    """The lines of ``text`` as bare headings, each once: numbering, markup and a closing
+    colon removed ("**1. Layer Normalization (LayerNorm):" -> "Layer Normalization (LayerNorm)")."""
+    items = (re.sub(r"^[\s*#]*(?:\d+[.)]\s*)?", "", s).rstrip(":").strip() for s in split_sentences(text))
+    return list(dict.fromkeys(i for i in items if i))
+
+
 def is_claim(sentence: str) -> bool:
     """A sentence that says something: three content words, and not a bare sub-heading."""
     if len(tokenize(sentence)) < 3 or is_header_row(sentence):
@@ -161,7 +174,7 @@ def headed_claims(passage: Passage) -> list[str]:
             # Later claims under the same heading that say "It …" are about it too ("Adam
             # (Adaptive Moment Estimation) / It combines … / It is the default optimizer …").
             for later in sents[i + 2:]:
-                if not is_claim(later) or not _ANAPHORA.match(later):
+                if not is_claim(later) or not leans_back(later):
                     break
                 if not looks_like_instruction(later):
                     out.append(f"{name}: {later}"[:MAX_SENTENCE_CHARS])

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.citations import _NUMBER, supports  # one notion of a number for both checks
-from rag.context import candidate_sentences, is_hollow, looks_like_instruction
+from rag.context import candidate_sentences, is_hollow, leans_back, looks_like_instruction
 from rag.keyword import tokenize
 from rag.records import Citation, Passage, cited_text
 from rag.text import split_sentences
@@ -925,7 +925,7 @@ def _paraphrases(si: int, units, sim: np.ndarray, ev: _Evidence, question_words:
 def _with_antecedent(passage: Passage, sentence: str) -> str:
     """``sentence``, after the passage sentence before it when it opens with a pronoun
     ("This can make some weights zero" says nothing of what "This" is)."""
-    if not re.match(r"\s*(?:it|this|these|they|that|such)\b", sentence, re.I):
+    if not leans_back(sentence):
         return sentence
     sents = split_sentences(passage.answer)
     i = next((k for k, s in enumerate(sents) if s == sentence or sentence.startswith(s) or s.startswith(sentence)), None)

@@ -34,7 +34,9 @@ from rag.errors import UserError
 from rag.index import Index
 from rag.keyword import tokenize
 from rag.query import _WORD, QueryPlan, Vocabulary, is_technical, plan_question, rare_phrases
+from rag.context import is_claim, is_hollow
 from rag.records import Hit, PartHits, SearchResult
+from rag.text import in_order, split_sentences
 
 __all__ = ["Retriever", "RetrievalParams", "Signals", "clean_question"]
 
@@ -211,21 +213,18 @@ class Retriever:
             if p.kind not in ("qa", "prose"):
                 continue
             said, headed = self._tokens(p)
-            if any(_writes(s, words, gap=1) for s in said):
+            if any(in_order(s, words, gap=1) for s in said):
                 return None  # (a sentence that says "shallow and deep networks" explains both)
-            if any(_writes(s, words) for s in headed):
+            if any(in_order(s, words) for s in headed):
                 # the passage whose own heading it is before one listing it among others
-                if listed is None or (_writes(tuple(tokenize(p.title or "")), words)
-                                      and not _writes(tuple(tokenize(listed.title or "")), words)):
+                if listed is None or (in_order(tokenize(p.title or ""), words)
+                                      and not in_order(tokenize(listed.title or ""), words)):
                     listed = p
         return listed
 
     def _tokens(self, passage) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
         """A passage's token runs that say something (its answered title, its claims) and
         those that only head (the title of a hollow passage, sub-headings)."""
-        from rag.context import is_claim, is_hollow
-        from rag.text import split_sentences
-
         cache = self._token_cache
         if passage.id not in cache:
             title = tuple(tokenize(passage.title or ""))
@@ -296,23 +295,6 @@ class Retriever:
         if plan is None:
             return SearchResult(question, hits, refused, best)
         return SearchResult(question, hits, refused, best, plan.search_text, plan.corrections, plan.missing, parts)
-
-
-def _writes(tokens: tuple[str, ...], words: tuple[str, ...], gap: int = 0) -> bool:
-    """Whether ``words`` occur in ``tokens`` in order, with at most ``gap`` other tokens
-    between two of them ("shallow and deep networks" writes "shallow network" with gap 1)."""
-    for i, t in enumerate(tokens):
-        if t != words[0]:
-            continue
-        at = i
-        for w in words[1:]:
-            nxt = next((j for j in range(at + 1, min(len(tokens), at + 2 + gap)) if tokens[j] == w), None)
-            if nxt is None:
-                break
-            at = nxt
-        else:
-            return True
-    return False
 
 
 def _names_a_term(text: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_sentences", "is_header_row", "announces"]
+__all__ = ["split_sentences", "is_header_row", "announces", "in_order"]
 
 # A sentence ends at . ! ? followed by space and a capital, digit, quote or bracket;
 # common abbreviations and decimals do not end one.
@@ -88,3 +88,21 @@ def table_sentences(text: str) -> frozenset[str]:
     """The sentences ``split_sentences`` makes of ``text``'s table body rows."""
     return frozenset(split_sentences("\n".join(table_rows(text))))
 
+
+def in_order(tokens: tuple[str, ...] | list[str], words: tuple[str, ...] | list[str], gap: int = 0) -> bool:
+    """Whether ``words`` occur in ``tokens`` in order, with at most ``gap`` other tokens
+    between two of them (gap 0: one after another; "shallow and deep networks" writes
+    "shallow network" with gap 1)."""
+    tokens, words = tuple(tokens), tuple(words)
+    for i, t in enumerate(tokens):
+        if t != words[0]:
+            continue
+        at = i
+        for w in words[1:]:
+            nxt = next((j for j in range(at + 1, min(len(tokens), at + 2 + gap)) if tokens[j] == w), None)
+            if nxt is None:
+                break
+            at = nxt
+        else:
+            return True
+    return False
