@@ -30,8 +30,8 @@ from pathlib import Path
 
 from rag.keyword import _STOP, tokenize
 
-__all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "share_head", "rare_phrases", "is_technical",
-           "written_as_term"]
+__all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "split_asks", "share_head", "rare_phrases",
+           "is_technical", "written_as_term"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # Words that frame a question rather than name its subject; never a missing topic.
@@ -334,6 +334,9 @@ def split_parts(question: str) -> tuple[str, ...]:
 
 
 _ASKING = frozenset("whats what's what which why how difference differences diff".split())
+_ASK_WORD = r"(?:how|why|when|what|whats|what's|which|where|who|is|are|does|do|did|can|could|should|would|will)"
+_ASKS = re.compile(_ASK_WORD + r"\s", re.I)
+_ASKED = re.compile(r"^(?:what|whats|what's)\s+(?:is|are)\s+", re.I)
 _PREPOSITION = re.compile(r"(?:for|in|on|with|to|of|at|by|from|into|during|when|while|after|before|through|without|about|between|than|via)(?=\s|$)", re.I)
 # A sentence's end ("… L2 regularization. When would you use each?"): "?" or "!", or a
 # full stop after a word of three letters or more that is no abbreviation ("approx.",
@@ -366,7 +369,13 @@ def _split_clause(q: str) -> tuple[str, ...]:
             [p for p in re.split(r"\s+(?:vs\.?|versus)\s+", y) if p]  # "X vs Y vs Z"
         # trailing context after the second concept ("... in neural networks") stays with it
         parts = []
-        for p in pieces:
+        for i, p in enumerate(pieces):
+            if i == 0:
+                p = _ASKED.sub("", p)  # "What is an epoch vs an iteration" asks about "an epoch"
+            elif _ASKS.match(p):
+                # a second ask about the same thing, not a second thing: "What is
+                # underfitting and how do you fix it"
+                return ()
             words = p.split()
             while len(words) > 1 and words[-1].lower() in _STOP | _ASKING:
                 words.pop()  # "iteration whats the difference" -> "iteration"
@@ -379,6 +388,43 @@ def _split_clause(q: str) -> tuple[str, ...]:
             return tuple(parts)
         return ()
     return ()
+
+
+# Where one ask of a question ends and the next begins: "…, and how", ", why", "? How", " - what".
+_ASK_BREAK = re.compile(r"\s*,?\s+(?:and|&|n)\s+(?=" + _ASK_WORD + r"\b)|\s*,\s+(?=" + _ASK_WORD + r"\b)"
+                        r"|\s+[-–—]+\s+|\s*:\s+|" + _STOP_MARK, re.I)
+_LEANS = re.compile(r"\b(?:it|its|they|them|their|itself)\b|\b(?:this|that|one)\s*$", re.I)
+
+
+def split_asks(question: str) -> tuple[str, ...]:
+    """The things a one-concept question asks, each naming its subject, or () for a
+    question that asks one thing. An interview question often asks two ("What is
+    overfitting and how do you prevent it?"); the second names its subject only by a
+    pronoun, so the subject of the first ask is put in its place.
+
+    >>> split_asks("What is overfitting and how do you prevent it?")
+    ('What is overfitting', 'how do you prevent overfitting')
+    >>> split_asks("What are the advantages and disadvantages of ReLU?")
+    ()
+    """
+    chunks = [c.strip() for c in _ASK_BREAK.split(_TAIL.sub("", question.strip())) if c and c.strip()]
+    chunks = [c for c in chunks if _WORD.search(c)]
+    if len(chunks) < 2:
+        return ()
+    subject = ""
+    asks: list[str] = []
+    for chunk in chunks:
+        named = " ".join(w for w in _content(chunk) if "'" not in w)
+        if not subject and named:
+            subject = named
+        elif subject and _LEANS.search(chunk):
+            chunk = _LEANS.sub(subject, chunk)  # "how do you prevent it" -> "… prevent overfitting"
+        elif subject and not named:
+            chunk = f"{chunk} {subject}"  # "why" -> "why overfitting"
+        asks.append(chunk)
+    if not subject or len({a.lower() for a in asks}) < 2:
+        return ()
+    return tuple(dict.fromkeys(asks))
 
 
 def share_head(parts: tuple[str, ...], vocab: Vocabulary) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, split_parts
+from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, split_asks, split_parts
 
 
 @pytest.mark.parametrize("question,parts", [
@@ -43,10 +43,37 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
     ("What is dropout?", ()),
     ("How can the vanishing gradient problem be mitigated?", ()),
     ("Explain the difference", ()),
+    # a second ask about the same thing is no second thing (it was searched alone, and
+    # "Answer every part (underfitting; how do you fix)" was put to the model)
+    ("What is underfitting and how do you fix it?", ()),
+    ("What is the vanishing gradient problem and how can it be mitigated?", ()),
+    ("what are word embeddings and how are they learned", ()),
+    # ... and a question's own lead is not part of its first thing
+    ("What is an epoch vs an iteration vs a batch?", ("epoch", "iteration", "batch")),
     ("What is the trade-off between the learning rate being too high and the model failing to converge at all?", ()),
 ])
 def test_split_parts(question, parts):
     assert split_parts(question) == parts
+
+
+@pytest.mark.parametrize("question,asks", [
+    ("What is overfitting and how do you prevent it?", ("What is overfitting", "how do you prevent overfitting")),
+    ("What is transfer learning, and when should I use it?",
+     ("What is transfer learning", "when should I use transfer learning")),
+    ("Explain dropout. How does it work at test time?", ("Explain dropout", "How does dropout work at test time")),
+    ("data augmentation - what is it and why does it help",
+     ("data augmentation", "what is data augmentation", "why does data augmentation help")),
+    # an ask without the subject's name gets it
+    ("randomly switching off neurons, what is that and why",
+     ("randomly switching off neurons", "what is randomly switching off neurons", "why randomly switching off neurons")),
+    # one ask, however long; "and" between names, not asks
+    ("What is dropout?", ()),
+    ("What are the advantages and disadvantages of ReLU?", ()),
+    ("How can the vanishing gradient problem be mitigated?", ()),
+    ("what is X and Y", ()),
+])
+def test_split_asks(question, asks):
+    assert split_asks(question) == asks
 
 
 @pytest.mark.parametrize("question,parts", [
