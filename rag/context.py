@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.keyword import tokenize
-from rag.query import _FRAME
+from rag.query import _FRAME, split_asks
 from rag.records import Passage, SearchResult
 from rag.text import announces, is_header_row, split_sentences, table_sentences
 
@@ -39,6 +39,9 @@ SENTENCES_PER_PASSAGE = 3
 # every passage and every part of a question keeps its sentence. On the same 40
 # questions 600 and 1,000 gave the same answers' quality (README, "Answers end to end").
 CONTEXT_BUDGET_CHARS = 600
+# A sentence picked for one ask of a two-ask question must be at least this close to it
+# (MiniLM cosine): below it, the passages do not answer that ask.
+ASK_FLOOR = 0.35
 MAX_SENTENCE_CHARS = 400
 
 _INSTRUCTION = re.compile(
@@ -196,6 +199,41 @@ def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[i
     return out
 
 
+def _ask_sentences(asks, cands, svecs, avecs, picked, per_passage) -> list[int]:
+    """For each ask of a question, the candidate sentence that answers it rather than the
+    others, when no sentence already picked does so as well: its cosine with the ask, plus
+    how much closer it is to that ask than to the others, plus the share of the ask's own
+    words it holds ("prevent" in "how do you prevent overfitting")."""
+    if len(asks) < 2:
+        return []
+    toks = [set(tokenize(a)) for a in asks]
+    sims = [[float(v @ a) for a in avecs] for v in svecs]
+    chosen_now = {i for ids in picked.values() for i in ids}
+    added: list[int] = []
+    for k, ask in enumerate(asks):
+        own = toks[k] - set().union(*(t for j, t in enumerate(toks) if j != k))
+
+        def fit(i: int) -> float:
+            other = max(s for j, s in enumerate(sims[i]) if j != k)
+            held = len(own & set(tokenize(cands[i][2]))) / len(own) if own else 0.0
+            return sims[i][k] + (sims[i][k] - other) + 0.3 * held
+
+        ranked = sorted(range(len(cands)), key=fit, reverse=True)
+        best = ranked[0]
+        # Only a sentence nearer this ask than the others, and not a passing mention.
+        if best in chosen_now or sims[best][k] < ASK_FLOOR or fit(best) - sims[best][k] <= 0:
+            continue
+        if any(fit(i) >= fit(best) for i in chosen_now):
+            continue
+        if len(picked.get(cands[best][0], [])) >= per_passage:
+            continue
+        if cands[best][0] not in picked:
+            continue  # (every passage has its best sentence by now; kept for safety)
+        chosen_now.add(best)
+        added.append(best)
+    return added
+
+
 def select_context(
     question: str,
     chosen: list[tuple[Passage, str | None]],
@@ -209,7 +247,12 @@ def select_context(
     cands = [(pi, pos, sent) for pi, (p, _) in enumerate(chosen) for pos, sent in candidate_sentences(p, quoting)]
     if not cands:
         return []
-    targets = [question] + sorted({part for _, part in chosen if part})
+    # A one-concept question that asks two things ("What is overfitting and how do you
+    # prevent it?"): the question's vector is mostly its subject, so every definition
+    # outscores the one sentence that answers the second ask; each ask gets its own best
+    # sentence below.
+    asks = () if any(part for _, part in chosen) else split_asks(question)
+    targets = list(dict.fromkeys([question] + sorted({part for _, part in chosen if part}) + list(asks)))
     vecs = encoder.encode([c[2] for c in cands] + targets)
     svecs, tvecs = vecs[: len(cands)], vecs[len(cands):]
     target_of = {t: i for i, t in enumerate(targets)}
@@ -239,6 +282,9 @@ def select_context(
             picked[pi] = [i]
             firsts.append(i)
     used = sum(len(cands[i][2]) for i in firsts)
+    for i in _ask_sentences(asks, cands, svecs, [tvecs[target_of[a]] for a in asks], picked, per_passage):
+        picked[cands[i][0]].append(i)
+        used += len(cands[i][2])
     for i in order:
         pi = cands[i][0]
         if i in picked[pi] or len(picked[pi]) >= per_passage:

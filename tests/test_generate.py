@@ -139,6 +139,19 @@ def test_system_prompt_is_identical_across_questions(pipeline):
     assert [m["role"] for m in prompts[0]] == ["system", "user", "assistant", "user", "assistant"]
 
 
+def test_each_ask_of_a_question_reaches_the_prompt(pipeline):
+    """"What is overfitting and how do you prevent it?": the question's vector is mostly
+    "overfitting", so four definitions used to fill the prompt and the one sentence on
+    prevention was left out; the model then never said how to prevent it."""
+    from rag.context import answer_passages, select_context
+
+    q = "What is overfitting and how do you prevent it?"
+    ctx = select_context(q, answer_passages(pipeline.search(q)), pipeline.index.encoder)
+    shown = " ".join(s for c in ctx for s in c.sentences)
+    assert "dropout, regularization, and early stopping" in shown
+    assert shown.count("Overfitting") >= 2  # the first ask keeps its definitions
+
+
 @pytest.mark.parametrize("reply,declines", [
     ("The sources do not cover this.", True),
     ("The passages do not mention an answer to this question.", True),
@@ -515,3 +528,12 @@ def test_a_local_reply_does_not_depend_on_what_the_process_asked_before(settings
     # whatever came before, every generation started from exactly the fixed prefix
     pinned = generate._pinned[id(llm)]
     assert len(entered) == 5 and len(pinned) > 300 and all(e == pinned for e in entered)
+
+
+def test_a_missing_term_is_said_even_when_nothing_near_is_quotable(pipeline):
+    """No passage shares enough of "1x1 convolution … ppl" to be quoted, and the best match
+    is a heading with no answer: the answer used to be only that heading's note, never
+    saying that the sources do not mention a 1x1 convolution."""
+    ans = pipeline.ask("what is a 1x1 convolution and why do ppl use it")
+    assert ans.text.startswith("The sources do not mention “1x1”") and not ans.refused
+    assert "1x1" in ans.missing
