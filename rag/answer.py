@@ -85,7 +85,11 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     if result.refused or not result.hits:
         return refusal(result.question, "extractive", notices)
     quotes = quote_sentences(result, encoder)
+    listed = tuple(x for x in result.listed if x[0] in missing)
     if not quotes:
+        if missing:  # nothing near enough to quote: still say what the sources lack
+            return note_hollow(Answer(result.question, not_mentioned_text(missing, listed), False, "extractive",
+                                      notices=notices, missing=missing, listed=listed), result)
         return note_hollow(refusal(result.question, "extractive", notices), result)
     numbers: dict[int, int] = {}
     for p, _, _ in quotes:
@@ -93,7 +97,6 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     sentences = [SentenceSupport(sent, (numbers[p.id],), True, 1.0) for p, sent, _ in quotes]
     body = " ".join(f"{s.text} [{s.cites[0]}]" for s in sentences)
     lead = ""
-    listed = tuple(x for x in result.listed if x[0] in missing)
     if missing:
         lead = not_mentioned_text(missing, listed) + " The nearest they cover: "
     by_id = {p.id: p for p, _, _ in quotes}
