@@ -29,6 +29,7 @@ import numpy as np
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
 from rag.records import Citation, Passage, SentenceSupport, cited_text
+from rag.context import headed_claims
 from rag.text import in_order, is_header_row, split_sentences, table_sentences
 
 
@@ -47,7 +48,8 @@ def tokenize(text: str) -> list[str]:
     return [_root(t) for t in _stems(text)]
 
 
-__all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason", "CheckedAnswer", "SUPPORT_THRESHOLD"]
+__all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason", "about_unexplained", "CheckedAnswer",
+           "SUPPORT_THRESHOLD"]
 
 # Thresholds of the strict test, chosen on the tuning half of eval/answers.jsonl
 # (sentences of real local-model answers labelled by reading the cited passage) and
@@ -191,6 +193,9 @@ class Evidence:
     leaning: frozenset[int] = frozenset()
     title_words: frozenset[str] = frozenset()  # the passage's title (its question), as stems
     sequence: tuple[str, ...] = ()  # the title's and answer's tokens in order
+    # claims that open with "It" under a sub-heading, said of the sub-heading's name
+    # ("Adagrad (Adaptive Gradient Algorithm) adjusts the learning rate …")
+    headed: tuple[str, ...] = ()
 
 
 def _words(text: str) -> set[str]:
@@ -209,8 +214,11 @@ def _evidence(passage: Passage) -> Evidence:
     windows += [(sents[i] + " " + sents[i + 1], toks[i] | toks[i + 1] | title) for i in range(len(sents) - 1)]
     compact = frozenset(w.lower().replace("-", "") for w in _WORD.findall(f"{passage.title or ''} {passage.answer}"))
     leaning = frozenset(len(sents) + i for i in range(len(sents) - 1) if _PRONOUN_LEAD.match(sents[i + 1]))
+    headed = tuple(_PRONOUN_SUBJECT.sub(name + " ", claim, count=1)
+                   for name, claim in (h.split(": ", 1) for h in headed_claims(passage) if ": " in h)
+                   if _PRONOUN_SUBJECT.match(claim))
     return Evidence(title.union(*toks), windows, len(sents), compact, leaning, frozenset(tokenize(passage.title or "")),
-                    tuple(tokenize(f"{passage.title or ''} {passage.answer}")))
+                    tuple(tokenize(f"{passage.title or ''} {passage.answer}")), headed)
 
 
 def _coverage(tokens: set[str], ev: Evidence) -> tuple[float, str]:
@@ -579,16 +587,18 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
 
 
 _SENT_LABEL = re.compile(r"^\s*[^:.!?]{1,60}:\s+(?=\S)")
+_PRONOUN_SUBJECT = re.compile(r"^\s*(?:it|they)\s+", re.I)
 _LEADS_BACK = re.compile(r"^\s*(?:it|its|this|these|they|that|such|their)\b", re.I)
 SUBSTITUTE_REST = 0.8  # share of the sentence's words after its subject that its passage sentence holds
 SUBJECT_WORDS = 6  # a subject longer than this is not one noun phrase swapped for another
 
 
-def _subject_split(sent: list[str], source: list[str]) -> tuple[int, int] | None:
-    """Where two token sequences start to agree: the first place a word pair of ``sent``
-    follows in ``source`` (its subject ends before it), as (index in sent, index in source)."""
+def _subject_split(sent: list[str], source: list[str], start: int = 0) -> tuple[int, int] | None:
+    """Where two token sequences start to agree: the first place (from ``start``) a word
+    pair of ``sent`` follows in ``source`` (its subject ends before it), as (index in
+    sent, index in source)."""
     pairs = {(source[j], source[j + 1]): j for j in range(len(source) - 2, -1, -1)}
-    for i in range(len(sent) - 1):
+    for i in range(start, len(sent) - 1):
         j = pairs.get((sent[i], sent[i + 1]))
         if j is not None:
             return i, j
@@ -618,12 +628,20 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     if len(said) < 4 or _LEADS_BACK.match(_SENT_LABEL.sub("", sentence, count=1)):
         return None  # "It is a single-layer network ...": no subject of its own to compare
     best = None
-    for raw, _ in ev.windows[: ev.singles]:
-        body = _SENT_LABEL.sub("", raw, count=1)
+    # A claim that says "It …" under a sub-heading is about the sub-heading's name, which
+    # is its subject as surely as a title word ("Adagrad: It adjusts the learning rate …"
+    # rewritten as "A learning rate schedule adjusts the learning rate …").
+    bodies = [(_SENT_LABEL.sub("", raw, count=1), raw, False) for raw, _ in ev.windows[: ev.singles]]
+    bodies += [(h, h, True) for h in ev.headed]
+    for body, raw, headed in bodies:
         if _LEADS_BACK.match(body):
             continue
         source = tokenize(body)
         split = _subject_split(said, source)
+        if split is not None and split[0] == 0:
+            # the subject's own words recur in the claim ("A learning rate schedule adjusts
+            # the learning rate …"): the claim starts at the next pair the two share
+            split = _subject_split(said, source, 1)
         if split is None:
             continue
         i, j = split
@@ -631,10 +649,10 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
         rest, after = said[i:], set(source[j:])
         held = sum(t in after for t in rest) / len(rest)
         if best is None or held > best[0]:
-            best = (held, mine, theirs, raw)
+            best = (held, mine, theirs, raw, headed)
     if best is None:
         return None
-    held, mine, theirs, raw = best
+    held, mine, theirs, raw, headed = best
     if held < SUBSTITUTE_REST or not mine or not theirs:
         return None
     if set(mine) & set(theirs):
@@ -653,7 +671,7 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
         return None  # the two sentences agree only late: not one sentence rewritten
     if not set(mine) & asked:
         return None  # what was asked, put where the passage has something else
-    if theirs[0] not in ev.title_words:
+    if theirs[0] not in ev.title_words and not headed:
         return None  # the passage sentence is not about the passage's own subject
     if any(_shortens(t, b) for a, b in ((mine, theirs), (theirs, mine)) for t in a):
         return None  # "CNN" for "convolutional neural network", "SGD" for "stochastic gradient descent"
@@ -694,10 +712,25 @@ VERBATIM = 0.9  # cosine of a sentence with a passage sentence it copies
 VERBATIM_LEAD = 0.1  # ... above its closest sentence in the passage it cites
 
 
-def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "") -> CheckedAnswer:
+def about_unexplained(sentence: str, terms: tuple[str, ...]) -> bool:
+    """Whether the sentence's subject (its words before the first verb) names one of
+    ``terms``, things retrieval found no source explains: "Average pooling takes the
+    average value in each window" when one source lists "Average Pooling" as a bare
+    heading and another explains only max pooling. Whatever such a sentence says, no
+    passage says it; a sentence that only names the term beside others ("Pooling types
+    include max and average pooling") is judged as usual."""
+    m = _VERB.search(sentence)
+    subject = set(tokenize(sentence[: m.start()] if m else sentence))
+    return any((words := set(tokenize(t))) and words <= subject for t in terms)
+
+
+def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "",
+                    unexplained: tuple[str, ...] = ()) -> CheckedAnswer:
     """Check ``text`` (markers [n] refer to ``passages[n-1]``) and return the checked answer.
 
     ``question`` is what the answer answers: words it echoes from there need no passage.
+    ``unexplained``: terms the sources do not explain (``SearchResult.missing``); a
+    sentence about one of them is not supported (``about_unexplained``).
     """
     parts, removed = _split_with_markers(text, len(passages), tuple(p.ref for p in passages))
     if not parts:
@@ -742,7 +775,8 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             states = not (_FRAGMENT.search(sent) or sent.rstrip().endswith("?"))
             sentences.append(SentenceSupport(sent, (), states, float(support.max(initial=0.0))))
             continue
-        passes = [supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
+        unsaid = about_unexplained(sent, unexplained)
+        passes = [not unsaid and supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
                   and support[pi] >= SUPPORT_THRESHOLD
                   for pi in range(len(passages))]
         keep = [c for c in cites if passes[c - 1]]

@@ -443,7 +443,7 @@ def _declines(text: str) -> bool:
 
 
 def _checked_answer(question: str, context: list[ContextPassage], name: str, pipeline, messages,
-                    on_token, max_tokens: int) -> Answer:
+                    on_token, max_tokens: int, unexplained: tuple[str, ...] = ()) -> Answer:
     """Generate, then check every sentence against its passage.
 
     Only supported sentences stay in the answer; the rest are reported in a notice and
@@ -464,7 +464,8 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
 
     if _declines(text):
         raise fail(f"the {name} model declined although the sources cover the question")
-    checked = check_citations(text, passages, pipeline.index.encoder, pipeline.retriever.vocab, question)
+    checked = check_citations(text, passages, pipeline.index.encoder, pipeline.retriever.vocab, question,
+                              unexplained)
     if not checked.sentences:
         raise fail(f"the {name} model gave no usable sentences")
     final = keep_supported(checked)
@@ -504,7 +505,8 @@ def answer_with_model(
         return extractive_answer(result, encoder)
     messages = build_messages(result.question, context, parts=tuple(p.text for p in result.parts if p.covered))
     try:
-        answer = _checked_answer(result.question, context, name, pipeline, messages, on_token, max_tokens)
+        answer = _checked_answer(result.question, context, name, pipeline, messages, on_token, max_tokens,
+                                 result.missing)
     except GenerationError as exc:
         fallback = extractive_answer(result, encoder, notices=(f"{exc}; showing the quoted answer",))
         return replace(fallback, stats={**fallback.stats, **getattr(exc, "stats", {}), "fallback": str(exc)})

@@ -385,3 +385,39 @@ def test_a_copied_table_row_is_not_a_sentence(index):
     assert not check_citations(two, [table], index.encoder, question="lstm vs gru").sentences[0].supported
     said = "A GRU has 2 gates: update and reset. [1]"
     assert check_citations(said, [table], index.encoder, question="lstm vs gru").sentences[0].supported
+
+
+def test_a_sentence_about_a_term_no_source_explains_fails(index):
+    """"Average pooling takes the average value in each window. [1]" against a passage on
+    max pooling: four of its five words are the passage's, so the word test alone passes it;
+    retrieval knows no source explains average pooling (one lists it as a bare heading)."""
+    pooling = passage(1, "Describe the role of pooling layers in CNNs.",
+                      "Pooling layers reduce the spatial dimensions of the input. The most common type is max "
+                      "pooling, which takes the maximum value in each window.")
+    sentence = "Average pooling takes the average value in each window. [1]"
+    q = "What is the difference between max pooling and average pooling?"
+    assert check_citations(sentence, [pooling], index.encoder, question=q).sentences[0].supported
+    checked = check_citations(sentence, [pooling], index.encoder, question=q, unexplained=("average pooling",))
+    assert not checked.sentences[0].supported
+    # a sentence that only names the term beside what the passage says is judged as usual
+    listing = check_citations("The most common type is max pooling, which takes the maximum value in each "
+                              "window. [1]", [pooling], index.encoder, question=q, unexplained=("average pooling",))
+    assert listing.sentences[0].supported
+
+
+@pytest.mark.parametrize("sentence,supported", [
+    # Adagrad's claim, which says "It" under its sub-heading, rewritten onto another subject
+    ("A learning rate schedule adjusts the learning rate for each parameter based on how often it is updated. [1]",
+     False),
+    ("Adam adjusts the learning rate for each parameter based on how often it is updated. [1]", False),
+    # ... and said of its own subject
+    ("Adagrad adjusts the learning rate for each parameter based on how often it is updated. [1]", True),
+])
+def test_a_claim_under_a_sub_heading_is_about_that_name(index, sentence, supported):
+    optimizers = passage(1, "What are the different types of optimizers?",
+                         "Adagrad (Adaptive Gradient Algorithm)\nIt adjusts the learning rate for each parameter "
+                         "based on how often it is updated. The learning rate keeps decreasing.\n"
+                         "Adam (Adaptive Moment Estimation)\nIt combines the benefits of Momentum and RMSProp.")
+    checked = check_citations(sentence, [optimizers], index.encoder,
+                              question="What is a learning rate schedule, and how does Adam work?")
+    assert checked.sentences[0].supported is supported
