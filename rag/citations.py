@@ -195,7 +195,7 @@ class Evidence:
     sequence: tuple[str, ...] = ()  # the title's and answer's tokens in order
     # claims that open with "It" under a sub-heading, said of the sub-heading's name
     # ("Adagrad (Adaptive Gradient Algorithm) adjusts the learning rate …")
-    headed: tuple[str, ...] = ()
+    headed: tuple[tuple[str, str], ...] = ()  # (the sub-heading's name, its claim without "It")
 
 
 def _words(text: str) -> set[str]:
@@ -214,7 +214,7 @@ def _evidence(passage: Passage) -> Evidence:
     windows += [(sents[i] + " " + sents[i + 1], toks[i] | toks[i + 1] | title) for i in range(len(sents) - 1)]
     compact = frozenset(w.lower().replace("-", "") for w in _WORD.findall(f"{passage.title or ''} {passage.answer}"))
     leaning = frozenset(len(sents) + i for i in range(len(sents) - 1) if _PRONOUN_LEAD.match(sents[i + 1]))
-    headed = tuple(_PRONOUN_SUBJECT.sub(name + " ", claim, count=1)
+    headed = tuple((name, _PRONOUN_SUBJECT.sub("", claim, count=1))
                    for name, claim in (h.split(": ", 1) for h in headed_claims(passage) if ": " in h)
                    if _PRONOUN_SUBJECT.match(claim))
     return Evidence(title.union(*toks), windows, len(sents), compact, leaning, frozenset(tokenize(passage.title or "")),
@@ -632,7 +632,7 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     # is its subject as surely as a title word ("Adagrad: It adjusts the learning rate …"
     # rewritten as "A learning rate schedule adjusts the learning rate …").
     bodies = [(_SENT_LABEL.sub("", raw, count=1), raw, False) for raw, _ in ev.windows[: ev.singles]]
-    bodies += [(h, h, True) for h in ev.headed]
+    bodies += [(f"{name} {claim}", f"{name} {claim}", True) for name, claim in ev.headed]
     for body, raw, headed in bodies:
         if _LEADS_BACK.match(body):
             continue
@@ -712,6 +712,24 @@ VERBATIM = 0.9  # cosine of a sentence with a passage sentence it copies
 VERBATIM_LEAD = 0.1  # ... above its closest sentence in the passage it cites
 
 
+def bound_elsewhere(sentence: str, before: str, ev: Evidence) -> str | None:
+    """The sub-heading a sentence's "It" belongs to in the passage, when the answer's
+    sentence before it is about something else: "RMSProp uses a moving average … [1] It
+    combines the benefits of Momentum and RMSProp. [1]" copies what the passage says of
+    Adam, and reads as said of RMSProp. Returns the sub-heading's name, or None."""
+    if not _PRONOUN_SUBJECT.match(sentence):
+        return None
+    said = tokenize(_PRONOUN_SUBJECT.sub("", sentence, count=1))
+    if len(said) < 3:
+        return None
+    prior = set(tokenize(before))
+    for name, claim in ev.headed:
+        if in_order(tuple(tokenize(claim)), said[: max(3, int(SUBSTITUTE_REST * len(said)))], gap=1) \
+                and not set(tokenize(name)) & prior:
+            return name
+    return None
+
+
 def about_unexplained(sentence: str, terms: tuple[str, ...]) -> bool:
     """Whether the sentence's subject (its words before the first verb) names one of
     ``terms``, things retrieval found no source explains: "Average pooling takes the
@@ -776,8 +794,9 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             sentences.append(SentenceSupport(sent, (), states, float(support.max(initial=0.0))))
             continue
         unsaid = about_unexplained(sent, unexplained)
+        before = parts[si - 1][0] if si else question
         passes = [not unsaid and supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
-                  and support[pi] >= SUPPORT_THRESHOLD
+                  and support[pi] >= SUPPORT_THRESHOLD and not bound_elsewhere(sent, before, evidence[pi])
                   for pi in range(len(passages))]
         keep = [c for c in cites if passes[c - 1]]
         if keep:

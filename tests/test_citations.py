@@ -421,3 +421,17 @@ def test_a_claim_under_a_sub_heading_is_about_that_name(index, sentence, support
     checked = check_citations(sentence, [optimizers], index.encoder,
                               question="What is a learning rate schedule, and how does Adam work?")
     assert checked.sentences[0].supported is supported
+
+
+@pytest.mark.parametrize("before,supported", [
+    ("RMSProp uses a moving average of squared gradients instead of the sum.", False),  # "It" reads as RMSProp
+    ("Adam is the default optimizer in deep learning.", True),
+])
+def test_an_it_claim_copied_from_under_another_sub_heading_fails(index, before, supported):
+    optimizers = passage(1, "What are the different types of optimizers?",
+                         "RMSProp\nIt uses a moving average of squared gradients instead of the sum.\n"
+                         "Adam (Adaptive Moment Estimation)\nIt combines the benefits of Momentum and RMSProp. "
+                         "Adam is the default optimizer in deep learning.")
+    checked = check_citations(f"{before} [1] It combines the benefits of Momentum and RMSProp. [1]", [optimizers],
+                              index.encoder, question="How does RMSProp work?")
+    assert checked.sentences[1].supported is supported
