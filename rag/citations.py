@@ -26,10 +26,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from rag.context import headed_claims
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
 from rag.records import Citation, Passage, SentenceSupport, cited_text
-from rag.context import headed_claims
 from rag.text import in_order, is_header_row, split_sentences, table_sentences
 
 
@@ -587,6 +587,8 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
 
 
 _SENT_LABEL = re.compile(r"^\s*[^:.!?]{1,60}:\s+(?=\S)")
+# A pronoun a name can stand in for ("It adjusts …" -> "Adagrad adjusts …"); "This
+# method" or "Its" cannot (``rag.context.leans_back`` knows every word that leans back).
 _PRONOUN_SUBJECT = re.compile(r"^\s*(?:it|they)\s+", re.I)
 _LEADS_BACK = re.compile(r"^\s*(?:it|its|this|these|they|that|such|their)\b", re.I)
 SUBSTITUTE_REST = 0.8  # share of the sentence's words after its subject that its passage sentence holds

@@ -218,17 +218,12 @@ def _ask_sentences(asks, cands, svecs, avecs, picked, per_passage) -> list[int]:
             held = len(own & set(tokenize(cands[i][2]))) / len(own) if own else 0.0
             return sims[i][k] + (sims[i][k] - other) + 0.3 * held
 
-        ranked = sorted(range(len(cands)), key=fit, reverse=True)
-        best = ranked[0]
+        best = max(range(len(cands)), key=fit)
         # Only a sentence nearer this ask than the others, and not a passing mention.
         if best in chosen_now or sims[best][k] < ASK_FLOOR or fit(best) - sims[best][k] <= 0:
             continue
-        if any(fit(i) >= fit(best) for i in chosen_now):
+        if any(fit(i) >= fit(best) for i in chosen_now) or len(picked[cands[best][0]]) >= per_passage:
             continue
-        if len(picked.get(cands[best][0], [])) >= per_passage:
-            continue
-        if cands[best][0] not in picked:
-            continue  # (every passage has its best sentence by now; kept for safety)
         chosen_now.add(best)
         added.append(best)
     return added
