@@ -405,6 +405,15 @@ def test_a_sentence_about_a_term_no_source_explains_fails(index):
     assert listing.sentences[0].supported
 
 
+# An answer of sub-headings, each with claims that say "It …" (as 003's optimizers answer)
+OPTIMIZERS = passage(1, "What are the different types of optimizers?",
+                     "Adagrad (Adaptive Gradient Algorithm)\nIt adjusts the learning rate for each parameter based on "
+                     "how often it is updated. The learning rate keeps decreasing.\n"
+                     "RMSProp\nIt uses a moving average of squared gradients instead of the sum.\n"
+                     "Adam (Adaptive Moment Estimation)\nIt combines the benefits of Momentum and RMSProp. "
+                     "Adam is the default optimizer in deep learning.")
+
+
 @pytest.mark.parametrize("sentence,supported", [
     # Adagrad's claim, which says "It" under its sub-heading, rewritten onto another subject
     ("A learning rate schedule adjusts the learning rate for each parameter based on how often it is updated. [1]",
@@ -414,11 +423,7 @@ def test_a_sentence_about_a_term_no_source_explains_fails(index):
     ("Adagrad adjusts the learning rate for each parameter based on how often it is updated. [1]", True),
 ])
 def test_a_claim_under_a_sub_heading_is_about_that_name(index, sentence, supported):
-    optimizers = passage(1, "What are the different types of optimizers?",
-                         "Adagrad (Adaptive Gradient Algorithm)\nIt adjusts the learning rate for each parameter "
-                         "based on how often it is updated. The learning rate keeps decreasing.\n"
-                         "Adam (Adaptive Moment Estimation)\nIt combines the benefits of Momentum and RMSProp.")
-    checked = check_citations(sentence, [optimizers], index.encoder,
+    checked = check_citations(sentence, [OPTIMIZERS], index.encoder,
                               question="What is a learning rate schedule, and how does Adam work?")
     assert checked.sentences[0].supported is supported
 
@@ -428,10 +433,6 @@ def test_a_claim_under_a_sub_heading_is_about_that_name(index, sentence, support
     ("Adam is the default optimizer in deep learning.", True),
 ])
 def test_an_it_claim_copied_from_under_another_sub_heading_fails(index, before, supported):
-    optimizers = passage(1, "What are the different types of optimizers?",
-                         "RMSProp\nIt uses a moving average of squared gradients instead of the sum.\n"
-                         "Adam (Adaptive Moment Estimation)\nIt combines the benefits of Momentum and RMSProp. "
-                         "Adam is the default optimizer in deep learning.")
-    checked = check_citations(f"{before} [1] It combines the benefits of Momentum and RMSProp. [1]", [optimizers],
+    checked = check_citations(f"{before} [1] It combines the benefits of Momentum and RMSProp. [1]", [OPTIMIZERS],
                               index.encoder, question="How does RMSProp work?")
     assert checked.sentences[1].supported is supported
