@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rag.context import (answer_passages, candidate_sentences, headed_claims, heading_items, is_hollow, part_terms,
-                         select_context, sentences_for_asks)
+                         select_context)
 from rag.keyword import tokenize
-from rag.query import split_asks
 from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport, cited_text
 from rag.text import split_sentences
 
 __all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts", "complete_best",
-           "complete_asks", "note_hollow"]
+           "note_hollow"]
 
 MAX_SENTENCES = 4
 MAX_PER_PASSAGE = 2
@@ -26,12 +25,6 @@ QUOTE_BUDGET_CHARS = 900
 # cites before its quote is added: near ties are the model's choice to make, a clear
 # first that it skipped is usually the passage that answers (chosen on the tuning sets).
 BEST_MARGIN = 0.1
-# How much better (``rag.context.sentences_for_asks``'s score) a quotable sentence must
-# serve an ask than every sentence of a written answer before it is added: a definition
-# the model rephrased serves "what is X" nearly as well as the passage's own, and
-# repeating it adds nothing; "Ways to Prevent: … dropout, regularization, and early
-# stopping" serves "how do you prevent overfitting" by 0.4 more than any definition.
-ASK_MARGIN = 0.2
 
 
 def refusal(question: str, generator: str, notices: tuple[str, ...] = ()) -> Answer:
@@ -182,52 +175,6 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
         notices += (f"added {added} quoted sentence(s) for a part of the question the model's answer left out",)
     return Answer(answer.question, text, False, answer.generator, tuple(citations), tuple(sentences), notices,
                   answer.removed_markers, answer.stats, answer.missing, answer.listed)
-
-
-def complete_asks(answer: Answer, result: SearchResult, encoder) -> Answer:
-    """Add a quoted sentence for each ask of a two-ask question the written answer leaves out.
-
-    The prompt holds a sentence for each ask ("Ways to Prevent: You can use techniques like
-    dropout, regularization, and early stopping." for "… and how do you prevent it?"), but
-    the 1.5B model copies each passage's opening definition and skips it. When no sentence
-    of the answer serves an ask as well as the best quotable sentence of the prompt's
-    passages does (``rag.context.sentences_for_asks``), that sentence is added, cited.
-    """
-    if answer.refused or answer.generator == "extractive" or result.parts or not answer.sentences:
-        return answer
-    question = result.searched_as or result.question
-    asks = split_asks(question)
-    if len(asks) < 2:
-        return answer
-    ctx = select_context(question, answer_passages(result), encoder, quoting=True)
-    pool = [(c.passage, s) for c in ctx for s in c.sentences]
-    if not pool:
-        return answer
-    said = [s.text for s in answer.sentences]
-    texts = [s for _, s in pool] + said
-    vecs = encoder.encode(texts + list(asks))
-    picks = sentences_for_asks(asks, texts, vecs[: len(texts)], vecs[len(texts):],
-                               set(range(len(pool), len(texts))), set(range(len(pool))), ASK_MARGIN)
-    have = {" ".join(tokenize(t)) for t in said}
-    picks = [i for i in picks if " ".join(tokenize(pool[i][1])) not in have]
-    if not picks:
-        return answer
-    sentences = list(answer.sentences)
-    citations = list(answer.citations)
-    by_passage = {c.passage.id: c.n for c in citations}
-    for i in picks:
-        p, sent = pool[i]
-        if p.id not in by_passage:
-            by_passage[p.id] = len(citations) + 1
-            citations.append(Citation(by_passage[p.id], p, sent))
-        else:  # the card quotes every sentence that cites it
-            n = by_passage[p.id]
-            citations[n - 1] = replace(citations[n - 1], quote=f"{citations[n - 1].quote} … {sent}")
-        sentences.append(SentenceSupport(sent, (by_passage[p.id],), True, 1.0))
-    notices = answer.notices + (f"added {len(picks)} quoted sentence(s) for what the question asks that the "
-                                "model's answer left out",)
-    return Answer(answer.question, cited_text(sentences), False, answer.generator, tuple(citations),
-                  tuple(sentences), notices, answer.removed_markers, answer.stats, answer.missing, answer.listed)
 
 
 def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:

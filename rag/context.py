@@ -26,7 +26,7 @@ from rag.records import Passage, SearchResult
 from rag.text import announces, is_header_row, split_sentences, table_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
-           "leans_back", "heading_items", "sentences_for_asks",
+           "leans_back", "heading_items",
            "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
@@ -199,37 +199,32 @@ def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[i
     return out
 
 
-def sentences_for_asks(asks: tuple[str, ...], texts: list[str], vecs, avecs, served: set[int],
-                       eligible: set[int], margin: float = 0.0) -> list[int]:
-    """For each ask of a question, the sentence of ``texts`` (an index in ``eligible``) that
-    answers it rather than the other asks, unless a sentence in ``served`` does so as well:
-    scored by its cosine with the ask, plus how much closer it is to that ask than to the
-    others, plus the share of the ask's own words it holds ("prevent" in "how do you
-    prevent overfitting"). ``vecs`` and ``avecs`` are the sentences' and the asks' vectors;
-    a served sentence within ``margin`` of the best eligible one's score serves the ask."""
+def _ask_sentences(asks, cands, svecs, avecs, picked, per_passage) -> list[int]:
+    """For each ask of a question, the candidate sentence that answers it rather than the
+    others, when no sentence already picked does so as well: its cosine with the ask, plus
+    how much closer it is to that ask than to the others, plus the share of the ask's own
+    words it holds ("prevent" in "how do you prevent overfitting")."""
     if len(asks) < 2:
         return []
     toks = [set(tokenize(a)) for a in asks]
-    sims = [[float(v @ a) for a in avecs] for v in vecs]
-    served = set(served)
+    sims = [[float(v @ a) for a in avecs] for v in svecs]
+    chosen_now = {i for ids in picked.values() for i in ids}
     added: list[int] = []
-    for k in range(len(asks)):
+    for k, ask in enumerate(asks):
         own = toks[k] - set().union(*(t for j, t in enumerate(toks) if j != k))
 
         def fit(i: int) -> float:
             other = max(s for j, s in enumerate(sims[i]) if j != k)
-            held = len(own & set(tokenize(texts[i]))) / len(own) if own else 0.0
+            held = len(own & set(tokenize(cands[i][2]))) / len(own) if own else 0.0
             return sims[i][k] + (sims[i][k] - other) + 0.3 * held
 
-        if not eligible:
-            break
-        best = max(eligible, key=fit)
+        best = max(range(len(cands)), key=fit)
         # Only a sentence nearer this ask than the others, and not a passing mention.
-        if best in served or sims[best][k] < ASK_FLOOR or fit(best) - sims[best][k] <= 0:
+        if best in chosen_now or sims[best][k] < ASK_FLOOR or fit(best) - sims[best][k] <= 0:
             continue
-        if any(fit(i) + margin >= fit(best) for i in served):
+        if any(fit(i) >= fit(best) for i in chosen_now) or len(picked[cands[best][0]]) >= per_passage:
             continue
-        served.add(best)
+        chosen_now.add(best)
         added.append(best)
     return added
 
@@ -282,9 +277,7 @@ def select_context(
             picked[pi] = [i]
             firsts.append(i)
     used = sum(len(cands[i][2]) for i in firsts)
-    room = {i for i in range(len(cands)) if len(picked[cands[i][0]]) < per_passage}
-    for i in sentences_for_asks(asks, [c[2] for c in cands], svecs, [tvecs[target_of[a]] for a in asks],
-                                {i for ids in picked.values() for i in ids}, room):
+    for i in _ask_sentences(asks, cands, svecs, [tvecs[target_of[a]] for a in asks], picked, per_passage):
         picked[cands[i][0]].append(i)
         used += len(cands[i][2])
     for i in order:

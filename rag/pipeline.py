@@ -71,8 +71,7 @@ class Pipeline:
     def answer(self, result: SearchResult, *, generator: str = "extractive",
                on_token: Callable[[str], None] | None = None) -> Answer:
         """The answer for an existing search result (lets a caller show the quotes first)."""
-        from rag.answer import (complete_asks, complete_best, complete_parts, extractive_answer, not_mentioned_text,
-                                refusal)
+        from rag.answer import complete_best, complete_parts, extractive_answer, not_mentioned_text, refusal
         from rag.generate import answer_with_model, resolve_generator
 
         name = resolve_generator(generator, self.settings)
@@ -91,7 +90,6 @@ class Pipeline:
         else:
             answer = complete_best(answer_with_model(result, name, self, on_token=on_token), result,
                                    self.index.encoder)
-            answer = complete_asks(answer, result, self.index.encoder)
         answer = complete_parts(answer, result, self.index.encoder)
         if result.missing and not answer.refused:
             answer = replace(answer, text=f"{not_mentioned_text(result.missing, result.listed)} {answer.text}",
