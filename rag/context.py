@@ -208,14 +208,15 @@ def _ask_sentences(asks, cands, svecs, avecs, picked, per_passage) -> list[int]:
         return []
     toks = [set(tokenize(a)) for a in asks]
     sims = [[float(v @ a) for a in avecs] for v in svecs]
+    said = [set(tokenize(c[2])) for c in cands]  # (each candidate's words, once for every ask)
     chosen_now = {i for ids in picked.values() for i in ids}
     added: list[int] = []
-    for k, ask in enumerate(asks):
+    for k in range(len(asks)):
         own = toks[k] - set().union(*(t for j, t in enumerate(toks) if j != k))
 
         def fit(i: int) -> float:
             other = max(s for j, s in enumerate(sims[i]) if j != k)
-            held = len(own & set(tokenize(cands[i][2]))) / len(own) if own else 0.0
+            held = len(own & said[i]) / len(own) if own else 0.0
             return sims[i][k] + (sims[i][k] - other) + 0.3 * held
 
         best = max(range(len(cands)), key=fit)
