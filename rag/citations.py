@@ -57,6 +57,7 @@ __all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason"
 SUPPORT_THRESHOLD = 0.5  # the lenient score's floor, kept as a tie-break
 WINDOW_COVERAGE = 0.75  # share of a claim's content words found in a 1-2 sentence window
 CLAUSE_COVERAGE = 0.6  # the same for each side of a comparison
+CAUSE_COVERAGE = 0.3  # of what a "because" explains, found anywhere in the passage
 # A sentence whose embedding is this close to one of the passage's sentences needs only
 # this share of its words in a window (paraphrases swap words for synonyms).
 PARAPHRASE_SIMILARITY = 0.8
@@ -68,6 +69,9 @@ NEGATED_SHARE = 0.3  # of the claim's words, in a passage clause that negates th
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|neither|nor)\b|n['’]t\b", re.I)
 # ("while training" is a time, not a contrast: "while" before an -ing word does not split.)
 _CLAUSE = re.compile(r",?\s+(?:while(?!\s+\w+ing\b)|whereas|but|unlike|however|in contrast)\s+|;\s+", re.I)
+# "X because Y", "X, which is why Y": the sentence states that the passage's Y explains X,
+# so X (the effect, often the question's own words) must be in the passage as well.
+_CAUSE = re.compile(r",?\s+(?:because|due to|as a result of|owing to)\s+|,\s+which is why\s+", re.I)
 _FRAGMENT = re.compile(r"\b(?:are|is|was|were|be|been|being|in|of|the|a|an|to|and|or|as|by|with|for|from|that)"
                        r"[.!?]?\s*$", re.I)
 # "Some important points about X are as follows." announces what follows; it says nothing.
@@ -86,7 +90,7 @@ _GLUE = frozenset(tokenize("call called use using used one because rather thing 
                            # back at it ("This technique helps …", "It involves …", "is known as")
                            "involve involves help helps allow allows enable enables known refer refers consist "
                            "consists deal deals lead leads able ability indicate indicates aim aims "
-                           "technique techniques method methods process"))
+                           "technique techniques method methods process concept idea notion"))
 _COMPARATIVE = re.compile(r"\b(more|less|better|worse|\w{3,}er)\b(?:\s+\w+){0,3}?\s+(?:than|compared (?:to|with))\s+"
                           r"([^,;.]+)", re.I)
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
@@ -551,7 +555,9 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         if n not in said and not (n in _NUMBER_WORDS and re.search(rf"\b{_NUMBER_WORDS[n]}\b", said, re.I)):
             return f"the number {n} is not in the passage"
     claim = toks - asked
-    if not claim:
+    if not claim or (asked and not claim - _GLUE):
+        # "… pass messages between nodes using the concept of message passing": the
+        # question's words wrapped in glue state nothing the passage could back
         return "it only restates the question"
     claim = claim - _GLUE or claim
     cov, window = _coverage(claim, ev) if claim else (1.0, "")
@@ -583,6 +589,16 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
             side = side - _GLUE or side
             if side and _coverage(side, ev)[0] < CLAUSE_COVERAGE:
                 return "one side of the comparison is not in the passage"
+    cause = _CAUSE.search(sentence)
+    if cause:
+        said_of = sentence[: cause.start()]
+        effect = _words(said_of)
+        effect = effect - _GLUE or effect
+        # The reason is the passage's; what it explains uses a word no source has
+        # ("… ramping up of the learning rate … because it processes sequences in parallel"):
+        # the passage gives that reason for something else.
+        if (effect and len(effect & ev.tokens) / len(effect) < CAUSE_COVERAGE):
+            return "the passage does not say what this explains"
     return ""
 
 

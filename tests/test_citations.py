@@ -436,3 +436,47 @@ def test_an_it_claim_copied_from_under_another_sub_heading_fails(index, before, 
     checked = check_citations(f"{before} [1] It combines the benefits of Momentum and RMSProp. [1]", [OPTIMIZERS],
                               index.encoder, question="How does RMSProp work?")
     assert checked.sentences[1].supported is supported
+
+
+TRANSFORMER = passage(31, "What is the Transformer model?", "The Transformer is a neural network architecture that "
+                      "relies on the attention mechanism. Unlike traditional RNNs, it processes sequences in parallel "
+                      "which makes it faster and more effective for tasks in NLP such as machine translation.")
+ACTIVATION = passage(32, "Why do we need activation functions?", "Activation functions introduce non-linearity into "
+                     "neural networks. Without them, neural networks could not learn complex relationships.")
+
+
+@pytest.mark.parametrize(("sentence", "question", "supported"), [
+    # the passage's reason, given for something it never mentions (a held-out shape:
+    # the question's own description, then "because" and a clause of the passage)
+    ("The Transformer needs this ramping up of the learning rate over the first few thousand steps because it "
+     "processes sequences in parallel.",
+     "why do transformers need the learning rate ramped up over the first few thousand steps", False),
+    # the same reason for what the passage does say it explains
+    ("The Transformer is faster because it processes sequences in parallel.",
+     "why is the transformer fast", True),
+    ("Neural networks need activation functions because they introduce non-linearity.",
+     "why do neural networks need activation functions", True),
+])
+def test_a_reason_is_backed_only_for_what_the_passage_explains(sentence, question, supported):
+    from rag.citations import unsupported_reason
+
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [TRANSFORMER, ACTIVATION]])
+    cited = TRANSFORMER if "Transformer" in sentence else ACTIVATION
+    why = unsupported_reason(sentence, cited, vocab, question=question)
+    assert (why == "") is supported, why
+
+
+def test_the_question_wrapped_in_glue_states_nothing():
+    """"Graph neural networks pass messages between nodes using the concept of message
+    passing.", cited to a passage on backpropagation: every word is the question's or glue."""
+    from rag.citations import unsupported_reason
+
+    backprop = passage(33, "Describe the concept of backpropagation in neural networks.", "Backpropagation is a "
+                       "supervised learning algorithm used for training neural networks. In the forward pass, the "
+                       "input data is passed through the network.")
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [backprop]])
+    question = "how do graph neural networks pass messages between nodes"
+    echo = "Graph neural networks pass messages between nodes using the concept of message passing."
+    assert "restates" in unsupported_reason(echo, backprop, vocab, question=question)
+    claim = "Backpropagation is a supervised learning algorithm used for training neural networks."
+    assert unsupported_reason(claim, backprop, vocab, question=question) == ""
