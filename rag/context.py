@@ -93,12 +93,7 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
                 chosen.append((p, part.text))
                 seen.add(p.id)
     part_words = set().union(*(set(tokenize(p.text)) for p in result.parts)) if result.parts else set()
-    # Retrieval's best passage is the answer's first source even when a description shares
-    # few words with it ("the number that sets how big each weight update is" and the
-    # learning rate); the rest must share the question's words.
-    best = usable(result.hits[:1], set())
-    rest = usable(result.hits[1:], question_words)
-    for p in best + rest:
+    for p in usable(result.hits, question_words) or usable(result.hits[:1], set()):
         if len(chosen) >= limit:
             break
         # For "X vs Y", a passage about neither X nor Y adds nothing.

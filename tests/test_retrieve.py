@@ -199,38 +199,3 @@ def test_a_sub_heading_with_a_claim_under_it_is_not_a_bare_heading():
     ])
     assert r._listed_only("leaky relu") is None
     assert r._listed_only("average pooling").id == 1
-
-
-@pytest.mark.parametrize("forms", [
-    ("overfitting", "overfiting", "overfit"),  # the typo and the base form people type
-    ("stopping", "stop"), ("dropped", "drop"), ("padding", "pad"),
-    ("added", "add"), ("passing", "pass"), ("filling", "fill"),  # "dd", "ss", "ll" words stay whole
-])
-def test_a_consonant_doubled_before_a_suffix_gives_one_stem(forms):
-    from rag.keyword import tokenize
-
-    assert len({tokenize(f)[0] for f in forms}) == 1, [tokenize(f) for f in forms]
-
-
-def _prompt_passages(pipeline, question: str) -> list:
-    from rag.context import answer_passages, select_context
-
-    result = pipeline.search(question)
-    return [c.passage for c in select_context(question, answer_passages(result), pipeline.index.encoder)]
-
-
-def test_the_best_passage_reaches_the_prompt_though_it_shares_few_words(pipeline):
-    """A description shares two of its five words with the learning-rate passage that
-    retrieval ranks first; passages sharing more words (weight initialisation) must not
-    push it out of the prompt."""
-    question = "the number that sets how big each weight update is"
-    best = pipeline.search(question).hits[0].passage
-    assert "learning rate" in best.title.lower()
-    assert best.id in [p.id for p in _prompt_passages(pipeline, question)]
-
-
-def test_a_misspelt_word_matches_the_passages_that_write_it(pipeline):
-    """"overfiting" and the passages' "overfitting" have one stem, so the passages on
-    avoiding overfitting are not dropped from the prompt as sharing no word with it."""
-    titles = [p.title.lower() for p in _prompt_passages(pipeline, "overfiting how to fix")]
-    assert any("avoid" in t or "prevent" in t for t in titles), titles
