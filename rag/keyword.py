@@ -26,9 +26,6 @@ _STOP = frozenset(
     any some such each other more most own same only both all few have has had having s t""".split()
 )
 _ACRONYM_PLURAL = re.compile(r"^[a-z]{2,5}s$")
-# A consonant doubled before "-ing"/"-ed" ("overfitt-ing", "dropp-ed"); "ll", "ss" and "zz"
-# stay whole ("fill-ing", "pass-ing"), as in Porter's stemmer.
-_DOUBLED = re.compile(r"([b-df-hj-km-np-rtv-y])\1$")
 
 
 def _stem(word: str) -> str:
@@ -40,10 +37,7 @@ def _stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 return word
-            stem = word[: -len(suffix)] + repl
-            if suffix in ("ing", "ings", "ed", "edly") and len(stem) >= 4 and _DOUBLED.search(stem):
-                stem = stem[:-1]  # "overfitting" and "overfit", "stopping" and "stop": one stem
-            return stem
+            return word[: -len(suffix)] + repl
     return word
 
 
