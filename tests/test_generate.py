@@ -537,3 +537,53 @@ def test_a_missing_term_is_said_even_when_nothing_near_is_quotable(pipeline):
     ans = pipeline.ask("what is a 1x1 convolution and why do ppl use it")
     assert ans.text.startswith("The sources do not mention “1x1”") and not ans.refused
     assert "1x1" in ans.missing
+
+
+DESCRIBED_OPTIMIZER = "an optimizer that adapts the step for each parameter using past squared gradients"
+
+
+def _first_in_prompt(pipeline, question: str, name: str, monkeypatch) -> tuple[int, object, list[str]]:
+    """The passage ranked first in what the answer to ``question`` is written from, the
+    answer's ``stats["named"]``, and every prompt sent, with a stand-in model that replies
+    ``name`` when asked to name the question and writes no answer."""
+    asked, written_from = [], []
+
+    def stream(messages, settings, max_tokens, temperature=0.1):
+        asked.append(messages[-1]["content"])
+        if messages[-1]["content"].startswith(generate.NAME_TASK):
+            yield name
+
+    real = generate.answer_with_model
+    monkeypatch.setattr(generate, "answer_with_model",
+                        lambda result, *a, **k: written_from.append(result) or real(result, *a, **k))
+    monkeypatch.setitem(generate._BACKENDS, "local", stream)
+    ans = pipeline.ask(question, generator="local")
+    return written_from[0].hits[0].passage.id, ans.stats.get("named"), asked
+
+
+def test_a_covered_description_puts_the_passage_its_name_finds_first(pipeline, monkeypatch):
+    hits = pipeline.search(DESCRIBED_OPTIMIZER).hits
+    assert "adam" not in hits[0].passage.answer.lower()  # retrieval alone ranks another passage first
+    optimizers = next(h.passage.id for h in hits[1:5] if "adam" in h.passage.answer.lower())
+    unnamed, _, _ = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, "NONE", monkeypatch)
+    first, named, _ = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, "Adam", monkeypatch)
+    assert unnamed == hits[0].passage.id and first == optimizers and named == "Adam"
+
+
+@pytest.mark.parametrize("name", [
+    "Adaptive step optimizer",  # the question's own words ("step", "optimizer")
+    "Quantum annealing",  # its best passage is not among retrieval's best five
+])
+def test_a_name_only_reorders_retrievals_own_best_passages(pipeline, monkeypatch, name):
+    unnamed, _, _ = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, "NONE", monkeypatch)
+    first, named, asked = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, name, monkeypatch)
+    assert first == unnamed and named is None
+    assert asked[0] == generate.NAME_TASK + DESCRIBED_OPTIMIZER  # it was asked; the name was not used
+
+
+def test_a_question_that_names_what_was_found_is_not_named(pipeline, monkeypatch):
+    """"How is the learning rate chosen in practice?" shares "learning rate" with its best
+    passage's heading; naming it would cost model time and add nothing."""
+    _, named, asked = _first_in_prompt(pipeline, "How is the learning rate chosen in practice?", "Adam",
+                                       monkeypatch)
+    assert named is None and not any(a.startswith(generate.NAME_TASK) for a in asked)
