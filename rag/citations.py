@@ -58,6 +58,9 @@ SUPPORT_THRESHOLD = 0.5  # the lenient score's floor, kept as a tie-break
 WINDOW_COVERAGE = 0.75  # share of a claim's content words found in a 1-2 sentence window
 CLAUSE_COVERAGE = 0.6  # the same for each side of a comparison
 CAUSE_COVERAGE = 0.3  # of what a "because" explains, found anywhere in the passage
+# "<the question's description> is called <name>": a share of the description's words the
+# passage must write beside the name
+NAMED_DESCRIPTION = 0.33
 # A sentence whose embedding is this close to one of the passage's sentences needs only
 # this share of its words in a window (paraphrases swap words for synonyms).
 PARAPHRASE_SIMILARITY = 0.8
@@ -72,6 +75,8 @@ _CLAUSE = re.compile(r",?\s+(?:while(?!\s+\w+ing\b)|whereas|but|unlike|however|i
 # "X because Y", "X, which is why Y": the sentence states that the passage's Y explains X,
 # so X (the effect, often the question's own words) must be in the passage as well.
 _CAUSE = re.compile(r",?\s+(?:because|due to|as a result of|owing to)\s+|,\s+which is why\s+", re.I)
+_CALLED = re.compile(r"\b(?:is|are|was|were)\s+(?:often\s+|also\s+|commonly\s+|sometimes\s+)?"
+                     r"(?:called|known as|referred to as|named|termed)\b", re.I)
 _FRAGMENT = re.compile(r"\b(?:are|is|was|were|be|been|being|in|of|the|a|an|to|and|or|as|by|with|for|from|that)"
                        r"[.!?]?\s*$", re.I)
 # "Some important points about X are as follows." announces what follows; it says nothing.
@@ -599,6 +604,17 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         # the passage gives that reason for something else.
         if (effect and len(effect & ev.tokens) / len(effect) < CAUSE_COVERAGE):
             return "the passage does not say what this explains"
+    called = _CALLED.search(sentence)
+    if called and asked:
+        # "Neurons that get stuck outputting zero … are called vanishing gradient": the
+        # question's description, then a name; the passage must give that name to (some
+        # of) what was described, in one window, not merely use it somewhere.
+        described = _words(sentence[: called.start()]) - _GLUE
+        name = _words(sentence[called.end():]) - _GLUE
+        if name and len(described & asked) * 2 >= len(described) > 0:
+            beside = [len(described & w) / len(described) for _, w in ev.windows if len(name & w) * 2 >= len(name)]
+            if max(beside, default=0.0) < NAMED_DESCRIPTION:
+                return "the passage does not give this name to what was described"
     return ""
 
 

@@ -480,3 +480,25 @@ def test_the_question_wrapped_in_glue_states_nothing():
     assert "restates" in unsupported_reason(echo, backprop, vocab, question=question)
     claim = "Backpropagation is a supervised learning algorithm used for training neural networks."
     assert unsupported_reason(claim, backprop, vocab, question=question) == ""
+
+
+VANISHING = passage(34, "What is the vanishing gradient problem?", "The vanishing gradient problem occurs when "
+                    "gradients become very small during backpropagation, so the early layers learn slowly.")
+PADDING = passage(35, "What is padding?", "In CNNs, padding means adding extra rows and columns of zeros around "
+                  "the input matrix before applying convolution, so the output keeps its size.")
+
+
+@pytest.mark.parametrize(("sentence", "question", "cited", "supported"), [
+    # the question's description given a name the passage uses for something else
+    ("Neurons that get stuck outputting zero forever after a big bad update are called vanishing gradient.",
+     "neurons that get stuck outputting zero forever after a big bad update", VANISHING, False),
+    # the passage gives the name to what the question describes
+    ("Adding a border of zeros around the image before convolving is called padding.",
+     "adding a border of zeros around the image before convolving, what is it called", PADDING, True),
+])
+def test_a_description_is_called_only_what_the_passage_calls_it(sentence, question, cited, supported):
+    from rag.citations import unsupported_reason
+
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [VANISHING, PADDING]])
+    why = unsupported_reason(sentence, cited, vocab, question=question)
+    assert (why == "") is supported, why
