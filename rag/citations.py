@@ -599,10 +599,10 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         said_of = sentence[: cause.start()]
         effect = _words(said_of)
         effect = effect - _GLUE or effect
-        # The reason is the passage's; what it explains uses a word no source has
-        # ("… ramping up of the learning rate … because it processes sequences in parallel"):
-        # the passage gives that reason for something else.
-        if (effect and len(effect & ev.tokens) / len(effect) < CAUSE_COVERAGE):
+        # The reason is the passage's, but what it explains is hardly in the passage ("…
+        # ramping up of the learning rate … because it processes sequences in parallel"):
+        # the passage gives that reason for something else, or for nothing.
+        if effect and len(effect & ev.tokens) / len(effect) < CAUSE_COVERAGE:
             return "the passage does not say what this explains"
     called = _CALLED.search(sentence)
     if called and asked:

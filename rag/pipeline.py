@@ -135,15 +135,18 @@ class Pipeline:
 
     def _named_first(self, result: SearchResult, name: str) -> tuple[SearchResult, str] | None:
         """``result`` with the passage its model-given name finds best moved to the front,
-        and that name; None when nothing moves. Only for a one-part description (``MIN_DESCRIPTION_WORDS``
-        content words or more, at most ``NAMED_SHARED_WORDS`` of them in the best passage's
-        heading), a name that uses none of the question's words, and a passage already
-        among the best ``NAMED_AMONG``: retrieval chooses the candidates, the name picks."""
+        and that name; None when nothing moves. Only for a one-part description
+        (``MIN_DESCRIPTION_WORDS`` content words or more, at most ``NAMED_SHARED_WORDS`` of
+        them in the best passage's heading), a name that uses none of the question's words,
+        and a passage already among the best ``NAMED_AMONG``: retrieval chooses the
+        candidates, the name picks."""
         from rag.context import part_terms
         from rag.generate import name_concept
         from rag.keyword import tokenize
 
-        if result.parts or result.missing or not result.hits or len(tokenize(result.question)) < MIN_DESCRIPTION_WORDS:
+        if result.parts or result.missing or not result.hits:
+            return None
+        if len(tokenize(result.question)) < MIN_DESCRIPTION_WORDS:
             return None
         asked = part_terms(result.searched_as or result.question)
         if len(asked & set(tokenize(result.hits[0].passage.title or ""))) > NAMED_SHARED_WORDS:
