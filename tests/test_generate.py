@@ -542,7 +542,7 @@ def test_a_missing_term_is_said_even_when_nothing_near_is_quotable(pipeline):
 DESCRIBED_OPTIMIZER = "an optimizer that adapts the step for each parameter using past squared gradients"
 
 
-def _first_in_prompt(pipeline, question: str, name: str, monkeypatch) -> tuple[int, object, list[str]]:
+def _written_from(pipeline, question: str, name: str, monkeypatch) -> tuple[int, object, list[str]]:
     """The passage ranked first in what the answer to ``question`` is written from, the
     answer's ``stats["named"]``, and every prompt sent, with a stand-in model that replies
     ``name`` when asked to name the question and writes no answer."""
@@ -565,8 +565,8 @@ def test_a_covered_description_puts_the_passage_its_name_finds_first(pipeline, m
     hits = pipeline.search(DESCRIBED_OPTIMIZER).hits
     assert "adam" not in hits[0].passage.answer.lower()  # retrieval alone ranks another passage first
     optimizers = next(h.passage.id for h in hits[1:5] if "adam" in h.passage.answer.lower())
-    unnamed, _, _ = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, "NONE", monkeypatch)
-    first, named, _ = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, "Adam", monkeypatch)
+    unnamed, _, _ = _written_from(pipeline, DESCRIBED_OPTIMIZER, "NONE", monkeypatch)
+    first, named, _ = _written_from(pipeline, DESCRIBED_OPTIMIZER, "Adam", monkeypatch)
     assert unnamed == hits[0].passage.id and first == optimizers and named == "Adam"
 
 
@@ -575,8 +575,8 @@ def test_a_covered_description_puts_the_passage_its_name_finds_first(pipeline, m
     "Quantum annealing",  # its best passage is not among retrieval's best five
 ])
 def test_a_name_only_reorders_retrievals_own_best_passages(pipeline, monkeypatch, name):
-    unnamed, _, _ = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, "NONE", monkeypatch)
-    first, named, asked = _first_in_prompt(pipeline, DESCRIBED_OPTIMIZER, name, monkeypatch)
+    unnamed, _, _ = _written_from(pipeline, DESCRIBED_OPTIMIZER, "NONE", monkeypatch)
+    first, named, asked = _written_from(pipeline, DESCRIBED_OPTIMIZER, name, monkeypatch)
     assert first == unnamed and named is None
     assert asked[0] == generate.NAME_TASK + DESCRIBED_OPTIMIZER  # it was asked; the name was not used
 
@@ -584,6 +584,5 @@ def test_a_name_only_reorders_retrievals_own_best_passages(pipeline, monkeypatch
 def test_a_question_that_names_what_was_found_is_not_named(pipeline, monkeypatch):
     """"How is the learning rate chosen in practice?" shares "learning rate" with its best
     passage's heading; naming it would cost model time and add nothing."""
-    _, named, asked = _first_in_prompt(pipeline, "How is the learning rate chosen in practice?", "Adam",
-                                       monkeypatch)
+    _, named, asked = _written_from(pipeline, "How is the learning rate chosen in practice?", "Adam", monkeypatch)
     assert named is None and not any(a.startswith(generate.NAME_TASK) for a in asked)
