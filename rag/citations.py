@@ -560,11 +560,12 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         if n not in said and not (n in _NUMBER_WORDS and re.search(rf"\b{_NUMBER_WORDS[n]}\b", said, re.I)):
             return f"the number {n} is not in the passage"
     claim = toks - asked
-    if not claim or (asked and not claim - _GLUE):
+    core = claim - _GLUE
+    if not claim or (asked and not core):
         # "… pass messages between nodes using the concept of message passing": the
         # question's words wrapped in glue state nothing the passage could back
         return "it only restates the question"
-    claim = claim - _GLUE or claim
+    claim = core or claim
     cov, window = _coverage(claim, ev) if claim else (1.0, "")
     # A close paraphrase ("a tool used to visualize" for "a table used to describe")
     # shares fewer words; the embedding vouches for the rest, the other rules still apply.
@@ -596,8 +597,7 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
                 return "one side of the comparison is not in the passage"
     cause = _CAUSE.search(sentence)
     if cause:
-        said_of = sentence[: cause.start()]
-        effect = _words(said_of)
+        effect = _words(sentence[: cause.start()])
         effect = effect - _GLUE or effect
         # The reason is the passage's, but what it explains is hardly in the passage ("…
         # ramping up of the learning rate … because it processes sequences in parallel"):

@@ -154,11 +154,8 @@ class Pipeline:
         term = name_concept(result.question, name, self.settings)
         if not term or set(tokenize(term)) & set(tokenize(result.question)):
             return None  # no name, or the question's own word for it ("GAN" for "gan that controls style")
-        try:
-            found = self.search(term, len(result.hits) or None, list(result.sources) or None)
-        except RagError:
-            return None
-        if not found.hits:
+        found = self._search_term(result, term)
+        if found is None or not found.hits:
             return None
         best = found.hits[0].passage.id
         among = [h.passage.id for h in result.hits[:NAMED_AMONG]]
@@ -167,16 +164,21 @@ class Pipeline:
         hits = tuple(sorted(result.hits, key=lambda h: h.passage.id != best))  # stable: the rest keep their order
         return replace(result, hits=hits), term
 
+    def _search_term(self, result: SearchResult, term: str) -> SearchResult | None:
+        """``term`` searched as ``result`` was (as many hits, the same sources); None when
+        the search cannot be made."""
+        try:
+            return self.search(term, len(result.hits) or None, list(result.sources) or None)
+        except RagError:
+            return None
+
     def _found_as(self, result: SearchResult, term: str) -> SearchResult | None:
         """The search for ``term`` standing in for refused ``result``, or None when the
         sources do not hold it (see ``_search_named``)."""
         from rag.keyword import tokenize
 
-        try:
-            found = self.search(term, len(result.hits) or None, list(result.sources) or None)
-        except RagError:
-            return None
-        if found.refused or found.missing or not found.hits:
+        found = self._search_term(result, term)
+        if found is None or found.refused or found.missing or not found.hits:
             return None
         top = found.hits[0].passage
         said = set(tokenize(f"{top.title or ''} {top.answer}"))
