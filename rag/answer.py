@@ -123,8 +123,8 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
     sentence = SentenceSupport(f"{top.ref} lists “{top.title or 'this question'}” without an answer{listed}.",
                                (n,), True, 1.0)
     text = f"{answer.text} {sentence.text} [{n}]" if not answer.refused else f"{sentence.text} [{n}]"
-    return Answer(answer.question, text, False, answer.generator, answer.citations + (Citation(n, top, top.title or ""),),
-                  answer.sentences + (sentence,), answer.notices, answer.removed_markers, answer.stats, answer.missing, answer.listed)
+    return replace(answer, text=text, refused=False, citations=answer.citations + (Citation(n, top, top.title or ""),),
+                   sentences=answer.sentences + (sentence,))
 
 
 def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
@@ -173,8 +173,8 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
     notices = answer.notices
     if answer.generator != "extractive":  # quotes need no apology for being quotes
         notices += (f"added {added} quoted sentence(s) for a part of the question the model's answer left out",)
-    return Answer(answer.question, text, False, answer.generator, tuple(citations), tuple(sentences), notices,
-                  answer.removed_markers, answer.stats, answer.missing, answer.listed)
+    return replace(answer, text=text, refused=False, citations=tuple(citations), sentences=tuple(sentences),
+                   notices=notices)
 
 
 def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
@@ -215,5 +215,4 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
     text = cited_text(sentences)
     notices = answer.notices + (f"added {len(lead)} quoted sentence(s) from the best-matching passage, which the "
                                 "model's answer left out",)
-    return Answer(answer.question, text, False, answer.generator, citations, sentences, notices,
-                  answer.removed_markers, answer.stats, answer.missing, answer.listed)
+    return replace(answer, text=text, refused=False, citations=citations, sentences=sentences, notices=notices)

@@ -29,7 +29,7 @@ import numpy as np
 from rag.context import headed_claims
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
-from rag.records import Citation, Passage, SentenceSupport, cited_text
+from rag.records import Citation, LeftOut, Passage, SentenceSupport, cited_text
 from rag.text import in_order, is_header_row, split_sentences, table_sentences
 
 
@@ -48,8 +48,8 @@ def tokenize(text: str) -> list[str]:
     return [_root(t) for t in _stems(text)]
 
 
-__all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason", "about_unexplained", "CheckedAnswer",
-           "SUPPORT_THRESHOLD"]
+__all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason", "about_unexplained", "why_left_out",
+           "CheckedAnswer", "SUPPORT_THRESHOLD"]
 
 # Thresholds of the strict test, chosen on the tuning half of eval/answers.jsonl
 # (sentences of real local-model answers labelled by reading the cited passage) and
@@ -116,6 +116,9 @@ class CheckedAnswer:
     citations: tuple[Citation, ...]
     removed_markers: int
     reattached: int
+    # the claims not kept, with the model's own markers and why (connectives such as "In
+    # short:" are not kept either, but say nothing a reader misses)
+    left_out: tuple[LeftOut, ...] = ()
 
 
 def _drop_ref(sentence: str, refs: tuple[str, ...]) -> str:
@@ -776,6 +779,20 @@ def about_unexplained(sentence: str, terms: tuple[str, ...]) -> bool:
     return any((words := set(tokenize(t))) and words <= subject for t in terms)
 
 
+def why_left_out(sentence: str, passage: Passage | None, vocab=None, question: str = "",
+                 unexplained: tuple[str, ...] = ()) -> str:
+    """In a few words, why the check did not keep ``sentence``, cited to ``passage`` (None:
+    cited to nothing): what a reader of the answer is told about a left-out sentence."""
+    if about_unexplained(sentence, unexplained):
+        term = next(t for t in unexplained if set(tokenize(t)) <= set(tokenize(sentence)))
+        return f"about “{term}”, which the sources do not explain"
+    if passage is None:
+        return "cites no passage, and no passage of the prompt states it"
+    # "" here: its words are in the passage but not together, or the passage says them of
+    # another sub-heading
+    return unsupported_reason(sentence, passage, vocab, question=question) or "the cited passage does not state it"
+
+
 def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "",
                     unexplained: tuple[str, ...] = ()) -> CheckedAnswer:
     """Check ``text`` (markers [n] refer to ``passages[n-1]``) and return the checked answer.
@@ -801,6 +818,7 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
     quotes: dict[int, str] = {}
     order: dict[int, int] = {}  # passage index -> new citation number
     reattached = 0
+    left_out: list[LeftOut] = []
     for si, (sent, cites) in enumerate(parts):
         toks = set(tokenize(sent))
         support = np.zeros(len(passages))
@@ -826,6 +844,9 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             # connective ("In short:") unless it is a broken-off fragment
             states = not (_FRAGMENT.search(sent) or sent.rstrip().endswith("?"))
             sentences.append(SentenceSupport(sent, (), states, float(support.max(initial=0.0))))
+            if not states:
+                why = "a question, not a claim" if sent.rstrip().endswith("?") else "a fragment, not a claim"
+                left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites), why))
             continue
         unsaid = about_unexplained(sent, unexplained)
         before = parts[si - 1][0] if si else question
@@ -861,10 +882,14 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
                 quotes[c - 1] += f" … {said}"  # the card shows what each citing sentence rests on
         score = float(max((support[c - 1] for c in keep), default=support.max(initial=0.0)))
         sentences.append(SentenceSupport(sent, tuple(new), bool(keep), score))
+        if not keep:
+            first = passages[cites[0] - 1] if cites else None
+            left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites),
+                                    why_left_out(sent, first, vocab, question, unexplained)))
 
     rendered = cited_text(sentences)
     citations = tuple(Citation(n, passages[pi], quotes[pi]) for pi, n in sorted(order.items(), key=lambda x: x[1]))
-    return CheckedAnswer(rendered, tuple(sentences), citations, removed, reattached)
+    return CheckedAnswer(rendered, tuple(sentences), citations, removed, reattached, tuple(left_out))
 
 
 # A sentence whose words an earlier sentence of the answer already holds (this share of
@@ -891,4 +916,4 @@ def keep_supported(checked: CheckedAnswer) -> CheckedAnswer:
         kept.append(SentenceSupport(s.text, new, True, s.support))
     citations = tuple(Citation(new, by_n[old].passage, by_n[old].quote) for old, new in order.items())
     text = cited_text(kept)
-    return CheckedAnswer(text, tuple(kept), citations, checked.removed_markers, checked.reattached)
+    return CheckedAnswer(text, tuple(kept), citations, checked.removed_markers, checked.reattached, checked.left_out)

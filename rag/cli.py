@@ -354,6 +354,11 @@ def _answer_text(answer, title: str | None = None, skip_notices: tuple[str, ...]
         p = c.passage
         console.print(f"[cyan][{c.n}][/] [bold]{_escape(p.ref)}[/] {_escape(p.title or '')}")
         console.print(f"    [dim]“{_escape(c.quote)}”[/]")
+    if answer.left_out:
+        console.print("[yellow]left out by the citation check:[/]")
+        for x in answer.left_out:
+            cited = f" (cited {', '.join(x.cited)})" if x.cited else ""
+            console.print(f"  [dim]“{_escape(x.text)}”[/] {_escape(x.reason)}{_escape(cited)}")
     sys.stdout.flush()
 
 

@@ -457,9 +457,10 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
     stats["raw"] = text
     stats["context_ids"] = [c.passage.id for c in context]
 
-    def fail(message: str) -> GenerationError:
+    def fail(message: str, left_out=()) -> GenerationError:
         exc = GenerationError(message)
         exc.stats = stats  # the raw reply stays inspectable (rag eval --save)
+        exc.left_out = left_out  # and the reader is told why its sentences were not kept
         return exc
 
     if _declines(text):
@@ -472,16 +473,18 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
     if not final.sentences:
         # Nothing the model wrote is backed by a passage: an off-topic reply, or one
         # steered by text planted in a passage. Not an answer.
-        raise fail(f"the {name} model's answer is not supported by the sources")
+        raise fail(f"the {name} model's answer is not supported by the sources", checked.left_out)
     dropped = [s.text for s in checked.sentences if not (s.supported and s.cites)]
+    left_out = checked.left_out  # the claims among them, each with its reason
     notices = []
     if checked.removed_markers:
         notices.append(f"removed {checked.removed_markers} citation marker(s) that pointed at no passage")
-    if dropped:
-        notices.append(f"left out {len(dropped)} sentence(s) of the model's answer that the cited passages "
+    if left_out:
+        notices.append(f"left out {len(left_out)} sentence(s) of the model's answer that the cited passages "
                        f"do not support")
     return Answer(question, final.text, False, name, final.citations, final.sentences, tuple(notices),
-                  checked.removed_markers, stats | {"reattached": checked.reattached, "dropped": dropped})
+                  checked.removed_markers, stats | {"reattached": checked.reattached, "dropped": dropped},
+                  left_out=left_out)
 
 
 def answer_with_model(
@@ -509,7 +512,8 @@ def answer_with_model(
                                  result.missing)
     except GenerationError as exc:
         fallback = extractive_answer(result, encoder, notices=(f"{exc}; showing the quoted answer",))
-        return replace(fallback, stats={**fallback.stats, **getattr(exc, "stats", {}), "fallback": str(exc)})
+        return replace(fallback, stats={**fallback.stats, **getattr(exc, "stats", {}), "fallback": str(exc)},
+                       left_out=getattr(exc, "left_out", ()))
     return note_hollow(answer, result)  # (the extractive answer says it itself)
 
 

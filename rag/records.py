@@ -169,6 +169,19 @@ class SentenceSupport:
                 "support": round(self.support, 3)}
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A sentence of a model's answer that the citation check left out, and why."""
+
+    text: str
+    cited: tuple[str, ...]  # the references of the passages the model cited for it
+    reason: str  # "“Apollo” is in no source", "cites no passage", ...
+
+    def to_json(self) -> dict:
+        """One element of ``left_out`` in ``rag ask --json``."""
+        return {"text": self.text, "cited": list(self.cited), "reason": self.reason}
+
+
 def cited_text(sentences) -> str:
     """An answer's text from its sentences, each followed by its markers ("… [1] [2]")."""
     return " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
@@ -189,6 +202,7 @@ class Answer:
     stats: dict = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     listed: tuple[tuple[str, str], ...] = ()  # as ``SearchResult.listed``
+    left_out: tuple[LeftOut, ...] = ()  # the model's sentences the check did not keep
 
     def to_json(self) -> dict:
         """``rag ask --json`` output."""
@@ -203,4 +217,6 @@ class Answer:
             "missing_terms": list(self.missing),
             "listed_without_answer": [{"term": t, "passage": ref} for t, ref in self.listed],
             "notices": list(self.notices),
+            "left_out": [x.to_json() for x in self.left_out],
+            "named": self.stats.get("named"),
         }

@@ -151,6 +151,15 @@ def test_failed_or_rejected_model_answer_keeps_the_quotes(local_model, mode, not
     assert any(notice in c.value for c in at.caption)
     html = markdown(at)
     assert 'class="quotes"' in html and 'class="written' not in html and 'data-kind="quotes"' in html
+    # what the model claimed and why it was not kept is on the page, not only a count
+    labels = [e.label for e in at.expander]
+    if mode == "off-topic":
+        assert "Left out by the citation check (1)" in labels
+        (left,) = answer.left_out
+        assert left.text.startswith("Paris is the capital of France") and left.reason
+        assert "Paris is the capital of France" in html and left.reason in html
+    else:
+        assert not any(label.startswith("Left out") for label in labels)
 
 
 def test_refusal_and_missing_terms_never_call_the_model(local_model):

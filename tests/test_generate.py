@@ -194,6 +194,31 @@ def test_unsupported_sentences_are_left_out(pipeline, monkeypatch):
     ans = pipe.ask("What is dropout?", generator="api")
     assert ans.generator == "api" and len(ans.sentences) == 1 and "Apollo" not in ans.text
     assert ans.stats["dropped"] and "left out 1 sentence" in ans.notices[-1]
+    # the reader is told what was left out, where the model said it came from, and why
+    (left,) = ans.left_out
+    assert left.text.startswith("Dropout was first used in 1958") and left.cited == (ans.citations[0].passage.ref,)
+    assert left.reason == "“1958” is not in this passage"  # the first thing the passage lacks
+    assert ans.to_json()["left_out"] == [{"text": left.text, "cited": list(left.cited), "reason": left.reason}]
+
+
+def test_a_rejected_answer_says_why_each_sentence_was_left_out(pipeline, monkeypatch):
+    reply = ("Dropout doubles the learning rate at every step of training. "  # cites nothing
+             "Dropout was proposed in 1958. [1] "
+             "Softmax turns the network's scores into probabilities. [2]")
+    ans = _api_pipeline(pipeline, reply, monkeypatch).ask("What is dropout?", generator="api")
+    assert ans.generator == "extractive" and "not supported by the sources" in ans.notices[0]
+    reasons = {x.text.split()[-1].rstrip("."): x.reason for x in ans.left_out}
+    assert reasons["training"].startswith("cites no passage")
+    assert reasons["1958"] == "“1958” is not in this passage"
+    assert "probabilities" in reasons and reasons["probabilities"]
+
+
+def test_connectives_are_not_reported_as_left_out(pipeline, monkeypatch):
+    reply = "Dropout is a regularization technique used to prevent overfitting in neural networks. [1] That is all."
+    ans = _api_pipeline(pipeline, reply, monkeypatch).ask("What is dropout?", generator="api")
+    assert ans.stats["dropped"] == ["That is all."]  # not kept, but it claims nothing a reader misses
+    assert ans.generator == "api" and ans.left_out == ()
+    assert not any("left out" in n for n in ans.notices)
 
 
 def _context_sentence(pipeline, question: str, position: int) -> str:

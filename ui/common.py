@@ -156,8 +156,21 @@ def show_answer(answer: Answer, key: str, final: bool = True) -> None:
     cls = "quotes" if answer.generator == "extractive" else "written"
     st.markdown(f'<div class="{cls}">{answer_html(answer, key)}</div>', unsafe_allow_html=True)
     _citation_cards(answer, key)
+    _left_out(answer)
     if final:
         _marker(answer.generator, cls)
+
+
+def _left_out(answer: Answer) -> None:
+    """The model's sentences the citation check did not keep, each with its reason: the
+    notice says how many; a reader who wonders what the model claimed can look."""
+    if not answer.left_out:
+        return
+    with st.expander(f"Left out by the citation check ({len(answer.left_out)})"):
+        for x in answer.left_out:
+            cited = f" · cited {', '.join(x.cited)}" if x.cited else ""
+            st.markdown(f'<div class="left-out"><s>{html.escape(x.text)}</s><br>'
+                        f'<small>{html.escape(x.reason)}{html.escape(cited)}</small></div>', unsafe_allow_html=True)
 
 
 def _quotes_below(quotes: Answer, key: str) -> None:
