@@ -116,8 +116,8 @@ class CheckedAnswer:
     citations: tuple[Citation, ...]
     removed_markers: int
     reattached: int
-    # the claims not kept, with the model's own markers and why (connectives such as "In
-    # short:" are not kept either, but say nothing a reader misses)
+    # the claims not kept, each with the references of the passages it cited and why
+    # (connectives such as "That is all." are not kept either, but claim nothing)
     left_out: tuple[LeftOut, ...] = ()
 
 
