@@ -235,6 +235,20 @@ class Vocabulary:
                 return True
         return False
 
+    def undoubled(self, word: str) -> str | None:
+        """The corpus word this one misspells by writing a doubled letter once
+        ("overfiting" for "overfitting", "embeding" for "embedding"), or None.
+
+        Such a typo can still be a corpus stem ("overfit"), so it is not unknown and would
+        not be corrected, yet it misses every passage that writes the doubled form.
+        """
+        w = word.lower()
+        if len(w) < MIN_TYPO_LEN or not w.isalpha() or w in self.words:
+            return None
+        found = {w[:i + 1] + w[i] + w[i + 1:] for i in range(1, len(w) - 1) if w[i] not in "aeiou"}
+        found = [c for c in found if self.words[c] > 0]
+        return max(found, key=lambda c: (self.words[c], c)) if found else None
+
     def correct(self, word: str) -> str | None:
         """The corpus word this unknown word is a typo of, or None.
 
@@ -463,6 +477,10 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
         low = word.lower().replace("’", "'").removesuffix("'s")
         if low in _STOP or low in _FRAME or low.isdigit() or not low or "'" in low:
             return word  # (a contraction such as "don't" is grammar, not a topic)
+        doubled = vocab.undoubled(low) if not word.isupper() else None
+        if doubled is not None:
+            corrections.append((word, doubled))
+            return doubled
         if vocab.knows(low):
             return word
         head, _, rest = low.partition("-")
