@@ -48,8 +48,8 @@ def tokenize(text: str) -> list[str]:
     return [_root(t) for t in _stems(text)]
 
 
-__all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason", "about_unexplained", "why_left_out",
-           "CheckedAnswer", "SUPPORT_THRESHOLD"]
+__all__ = ["check_citations", "keep_supported", "supports", "unsupported_reason", "about_unexplained",
+           "unexplained_term", "why_left_out", "CheckedAnswer", "SUPPORT_THRESHOLD"]
 
 # Thresholds of the strict test, chosen on the tuning half of eval/answers.jsonl
 # (sentences of real local-model answers labelled by reading the cited passage) and
@@ -774,23 +774,35 @@ def about_unexplained(sentence: str, terms: tuple[str, ...]) -> bool:
     heading and another explains only max pooling. Whatever such a sentence says, no
     passage says it; a sentence that only names the term beside others ("Pooling types
     include max and average pooling") is judged as usual."""
+    return unexplained_term(sentence, terms) is not None
+
+
+def unexplained_term(sentence: str, terms: tuple[str, ...]) -> str | None:
+    """The term of ``terms`` the sentence's subject names (see ``about_unexplained``), or None."""
     m = _VERB.search(sentence)
     subject = set(tokenize(sentence[: m.start()] if m else sentence))
-    return any((words := set(tokenize(t))) and words <= subject for t in terms)
+    return next((t for t in terms if (words := set(tokenize(t))) and words <= subject), None)
 
 
 def why_left_out(sentence: str, passage: Passage | None, vocab=None, question: str = "",
-                 unexplained: tuple[str, ...] = ()) -> str:
+                 unexplained: tuple[str, ...] = (), evidence: Evidence | None = None,
+                 similarity: float | None = None, before: str = "") -> str:
     """In a few words, why the check did not keep ``sentence``, cited to ``passage`` (None:
-    cited to nothing): what a reader of the answer is told about a left-out sentence."""
-    if about_unexplained(sentence, unexplained):
-        term = next(t for t in unexplained if set(tokenize(t)) <= set(tokenize(sentence)))
+    cited to nothing): what a reader of the answer is told about a left-out sentence.
+    ``similarity`` and ``before`` (the answer's sentence before it) are what the check saw."""
+    term = unexplained_term(sentence, unexplained)
+    if term:
         return f"about “{term}”, which the sources do not explain"
     if passage is None:
         return "cites no passage, and no passage of the prompt states it"
-    # "" here: its words are in the passage but not together, or the passage says them of
-    # another sub-heading
-    return unsupported_reason(sentence, passage, vocab, question=question) or "the cited passage does not state it"
+    ev = evidence or _evidence(passage)
+    reason = unsupported_reason(sentence, passage, vocab, ev, similarity, question)
+    if reason:
+        return reason
+    name = bound_elsewhere(sentence, before, ev)
+    if name:
+        return f"the passage says it of “{name}”"
+    return "too loosely matched to the cited passage"  # under the lenient score's floor
 
 
 def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "",
@@ -844,8 +856,11 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             # connective ("In short:") unless it is a broken-off fragment
             states = not (_FRAGMENT.search(sent) or sent.rstrip().endswith("?"))
             sentences.append(SentenceSupport(sent, (), states, float(support.max(initial=0.0))))
-            if not states:
-                why = "a question, not a claim" if sent.rstrip().endswith("?") else "a fragment, not a claim"
+            if not states or cites:
+                # a cited sentence this short ("ReLU is best. [1]") claims something the
+                # check cannot weigh; an uncited one is a connective ("That is all.")
+                why = ("a question, not a claim" if sent.rstrip().endswith("?") else
+                       "a fragment, not a claim" if not states else "too short to check against the cited passage")
                 left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites), why))
             continue
         unsaid = about_unexplained(sent, unexplained)
@@ -883,9 +898,10 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
         score = float(max((support[c - 1] for c in keep), default=support.max(initial=0.0)))
         sentences.append(SentenceSupport(sent, tuple(new), bool(keep), score))
         if not keep:
-            first = passages[cites[0] - 1] if cites else None
-            left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites),
-                                    why_left_out(sent, first, vocab, question, unexplained)))
+            pi = cites[0] - 1 if cites else None  # the reason is the first cited passage's
+            why = why_left_out(sent, None, vocab, question, unexplained) if pi is None else why_left_out(
+                sent, passages[pi], vocab, question, unexplained, evidence[pi], closest[pi], before)
+            left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites), why))
 
     rendered = cited_text(sentences)
     citations = tuple(Citation(n, passages[pi], quotes[pi]) for pi, n in sorted(order.items(), key=lambda x: x[1]))

@@ -446,8 +446,9 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
                     on_token, max_tokens: int, unexplained: tuple[str, ...] = ()) -> Answer:
     """Generate, then check every sentence against its passage.
 
-    Only supported sentences stay in the answer; the rest are reported in a notice and
-    in ``stats["dropped"]``. Raises ``GenerationError`` when the model declines or
+    Only supported sentences stay in the answer; the claims among the rest are listed
+    with their reasons in ``Answer.left_out`` and counted in a notice (``stats["dropped"]``
+    holds every sentence not kept, connectives included, as the eval has always counted). Raises ``GenerationError`` when the model declines or
     writes nothing the passages support: the caller then shows the quoted answer.
     """
     from rag.citations import check_citations, keep_supported
@@ -532,4 +533,5 @@ def compare_with_model(question: str, covered, name: str, pipeline, on_token=Non
     try:
         return _checked_answer(question, context, name, pipeline, messages, on_token, max_tokens)
     except GenerationError as exc:
-        return Answer(question, "", False, "extractive", notices=(f"{exc}; no written synthesis",))
+        return Answer(question, "", False, "extractive", notices=(f"{exc}; no written synthesis",),
+                      left_out=getattr(exc, "left_out", ()))

@@ -1107,7 +1107,7 @@ def model_feedback(pipeline, fb: Feedback, generator: str, on_token=None):
         text, stats = generate_text(name, messages, pipeline.settings, on_token, FEEDBACK_TOKENS)
     except GenerationError as exc:
         return Answer(fb.question, "", False, "extractive", notices=(f"{exc}; the point lists are the feedback",))
-    sentences, citations, dropped = [], {}, 0
+    sentences, citations, dropped, left_out = [], {}, 0, []
     for sent in split_sentences(_MARKS_AFTER_STOP.sub(r"\2\1", text)):
         markers = re.findall(r"\[\d+(?:\s*,\s*\d+)*\]", sent)  # none: the check finds the passage itself
         checked = check_citations(_claim_of(sent) + " " + " ".join(markers), passages, pipeline.index.encoder,
@@ -1115,6 +1115,7 @@ def model_feedback(pipeline, fb: Feedback, generator: str, on_token=None):
         ok = [s for s in checked.sentences if s.supported and s.cites]
         if not ok:
             dropped += 1
+            left_out += checked.left_out  # (with the reason; empty for a connective)
             continue
         by_n = {c.n: c for c in checked.citations}
         cites = []
@@ -1131,7 +1132,7 @@ def model_feedback(pipeline, fb: Feedback, generator: str, on_token=None):
     if not sentences:
         return Answer(fb.question, "", False, "extractive", notices=(
             f"the {name} model's feedback is not supported by the sources; the point lists are the feedback",),
-            stats=stats)
+            stats=stats, left_out=tuple(left_out))
     rendered = cited_text(sentences)
     return Answer(fb.question, rendered, False, name, tuple(citations.values()), tuple(sentences), notices,
-                  stats=stats)
+                  stats=stats, left_out=tuple(left_out))

@@ -236,14 +236,19 @@ class Vocabulary:
         return False
 
     def undoubled(self, word: str) -> str | None:
-        """The corpus word this one misspells by writing a doubled letter once
+        """The corpus word this one misspells by writing a doubled consonant once
         ("overfiting" for "overfitting", "embeding" for "embedding"), or None.
 
         Such a typo can still be a corpus stem ("overfit"), so it is not unknown and would
-        not be corrected, yet it misses every passage that writes the doubled form.
+        not be corrected, yet it misses every passage that writes the doubled form. A word
+        the corpus writes, or an English word ("hoping" is not "hopping", "modeling" not
+        "modelling"), is no such typo.
         """
         w = word.lower()
         if len(w) < MIN_TYPO_LEN or not w.isalpha() or w in self.words:
+            return None
+        english = _wordpiece_vocab()
+        if w in english or american(w) in english:
             return None
         found = {w[:i + 1] + w[i] + w[i + 1:] for i in range(1, len(w) - 1) if w[i] not in "aeiou"}
         found = [c for c in found if self.words[c] > 0]
@@ -477,7 +482,7 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
         low = word.lower().replace("’", "'").removesuffix("'s")
         if low in _STOP or low in _FRAME or low.isdigit() or not low or "'" in low:
             return word  # (a contraction such as "don't" is grammar, not a topic)
-        doubled = vocab.undoubled(low) if not word.isupper() else None
+        doubled = vocab.undoubled(low) if not written_as_term(word) and not word.isupper() else None
         if doubled is not None:
             corrections.append((word, doubled))
             return doubled

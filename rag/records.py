@@ -15,6 +15,7 @@ __all__ = [
     "PartHits",
     "Citation",
     "SentenceSupport",
+    "LeftOut",
     "cited_text",
     "Answer",
     "REFUSAL_TEXT",

@@ -210,7 +210,16 @@ def test_a_rejected_answer_says_why_each_sentence_was_left_out(pipeline, monkeyp
     reasons = {x.text.split()[-1].rstrip("."): x.reason for x in ans.left_out}
     assert reasons["training"].startswith("cites no passage")
     assert reasons["1958"] == "“1958” is not in this passage"
-    assert "probabilities" in reasons and reasons["probabilities"]
+    assert reasons["probabilities"] == "“Softmax” is in no source"
+    prompt = [next(p for p in pipeline.index.passages if p.id == i) for i in ans.stats["context_ids"]]
+    assert [x.cited for x in ans.left_out] == [(), (prompt[0].ref,), (prompt[1].ref,)]
+
+
+def test_a_short_cited_claim_is_reported_not_silently_dropped(pipeline, monkeypatch):
+    reply = "Dropout is a regularization technique used to prevent overfitting in neural networks. [1] ReLU is best. [1]"
+    ans = _api_pipeline(pipeline, reply, monkeypatch).ask("What is dropout?", generator="api")
+    assert ans.generator == "api" and "ReLU" not in ans.text
+    assert [(x.text, x.reason) for x in ans.left_out] == [("ReLU is best.", "too short to check against the cited passage")]
 
 
 def test_connectives_are_not_reported_as_left_out(pipeline, monkeypatch):
@@ -218,7 +227,7 @@ def test_connectives_are_not_reported_as_left_out(pipeline, monkeypatch):
     ans = _api_pipeline(pipeline, reply, monkeypatch).ask("What is dropout?", generator="api")
     assert ans.stats["dropped"] == ["That is all."]  # not kept, but it claims nothing a reader misses
     assert ans.generator == "api" and ans.left_out == ()
-    assert not any("left out" in n for n in ans.notices)
+    assert not any("sentence(s) of the model's answer that the cited passages" in n for n in ans.notices)
 
 
 def _context_sentence(pipeline, question: str, position: int) -> str:

@@ -569,6 +569,9 @@ def test_written_feedback_is_checked(pipeline, stand_in_model):
     written = model_feedback(pipeline, fb, "local")
     assert written.generator == "extractive" and not written.text
     assert "not supported by the sources" in written.notices[0]
+    # the invented claim is reported with its reason; the praise is a connective
+    assert [x.text for x in written.left_out] == ["Dropout was invented in 1850 by Charles Darwin."]
+    assert "1850" in written.left_out[0].reason
     assert model_feedback(pipeline, fb, "extractive").text == "" and stand_in_model["calls"] == 2
 
 

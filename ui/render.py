@@ -24,6 +24,8 @@ mark.cited {background:#fff3b0; padding:0 1px;}
 .src-card h4 {margin-bottom:0.2rem;}
 .written.streaming {color:#333;}
 .answered-by {color:#6c757d; font-size:0.85em; margin-top:0.25rem;}
+.left-out {margin-bottom:0.4rem;}
+.left-out s {color:#6c757d;}
 </style>
 """
 
