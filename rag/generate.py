@@ -448,8 +448,9 @@ def _checked_answer(question: str, context: list[ContextPassage], name: str, pip
 
     Only supported sentences stay in the answer; the claims among the rest are listed
     with their reasons in ``Answer.left_out`` and counted in a notice (``stats["dropped"]``
-    holds every sentence not kept, connectives included, as the eval has always counted). Raises ``GenerationError`` when the model declines or
-    writes nothing the passages support: the caller then shows the quoted answer.
+    holds every sentence not kept, connectives included, as the eval has always counted).
+    Raises ``GenerationError`` when the model declines or writes nothing the passages
+    support: the caller then shows the quoted answer.
     """
     from rag.citations import check_citations, keep_supported
 
