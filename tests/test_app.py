@@ -183,6 +183,20 @@ def test_compare_synthesis_after_the_cards(local_model):
     assert 'class="written synthesis"' in html and 'class="quotes gist"' in html
 
 
+def test_compare_synthesis_rejected_by_the_check_shows_what_it_claimed(local_model):
+    at, state = local_model
+    state["mode"] = "off-topic"
+    at.switch_page("views/compare.py").run()
+    at.text_input(key="compare_q").set_value("What is batch normalization?")
+    next(b for b in at.button if b.label == "Compare").click().run()
+    assert not at.exception, at.exception
+    synthesis = at.session_state.comparison.synthesis
+    (left,) = synthesis.left_out
+    assert left.text.startswith("Paris is the capital of France")
+    assert "Left out by the citation check (1)" in [e.label for e in at.expander]
+    assert left.reason in markdown(at)
+
+
 def test_failed_generation_falls_back_with_a_notice(monkeypatch, rag_home, build_report):
     monkeypatch.setenv("RAG_HOME", str(rag_home))
     monkeypatch.setenv("RAG_API_BASE", f"http://127.0.0.1:{free_port()}/v1")

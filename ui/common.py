@@ -20,7 +20,7 @@ from rag.records import Answer
 from ui.render import answer_html, citation_title, corpus_link, passage_html
 
 __all__ = ["get_pipeline", "get_topics", "sidebar", "show_answer", "show_reply", "show_refusal", "written_html",
-           "show_comparison", "show_synthesis", "GENERATOR_LABELS"]
+           "show_left_out", "show_comparison", "show_synthesis", "GENERATOR_LABELS"]
 
 GENERATOR_LABELS = {"local": "Local model (Qwen2.5 1.5B)", "api": "API model", "extractive": "Quotes only"}
 
@@ -156,12 +156,12 @@ def show_answer(answer: Answer, key: str, final: bool = True) -> None:
     cls = "quotes" if answer.generator == "extractive" else "written"
     st.markdown(f'<div class="{cls}">{answer_html(answer, key)}</div>', unsafe_allow_html=True)
     _citation_cards(answer, key)
-    _left_out(answer)
+    show_left_out(answer)
     if final:
         _marker(answer.generator, cls)
 
 
-def _left_out(answer: Answer) -> None:
+def show_left_out(answer: Answer) -> None:
     """The model's sentences the citation check did not keep, each with its reason: the
     notice says how many; a reader who wonders what the model claimed can look."""
     if not answer.left_out:
@@ -208,6 +208,7 @@ def show_synthesis(synthesis: Answer | None) -> None:
     if synthesis:
         for notice in synthesis.notices:
             st.caption(f"Note: {notice}")
+        show_left_out(synthesis)
 
 
 def show_comparison(cmp, slot_wanted: bool):

@@ -16,7 +16,8 @@ import streamlit as st
 from rag.errors import RagError
 from rag.history import History
 from rag.practice import Feedback, grade, pick_question, prepare
-from ui.common import get_pipeline, get_topics, show_answer, show_comparison, sidebar, written_html
+from ui.common import (get_pipeline, get_topics, show_answer, show_comparison, show_left_out, sidebar,
+                       written_html)
 from ui.render import CSS, citation_title, corpus_link, passage_html
 
 SURPRISE = "Surprise me"
@@ -206,6 +207,7 @@ def _show_written(answer) -> None:
     else:
         for notice in answer.notices:
             st.caption(f"Note: {notice}")
+        show_left_out(answer)  # nothing the model wrote survived: what it claimed, and why not
 
 
 def _exercise(pipe, history: History | None, generator: str, sources: tuple[str, ...]) -> None:
