@@ -93,7 +93,11 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
                 chosen.append((p, part.text))
                 seen.add(p.id)
     part_words = set().union(*(set(tokenize(p.text)) for p in result.parts)) if result.parts else set()
-    for p in usable(result.hits, question_words) or usable(result.hits[:1], set()):
+    # Retrieval's best answerable passage always leads: a description ("the number that
+    # sets how big each weight update is") shares few words with the passage that names
+    # it, and the word test alone let lower-ranked passages that happen to share them in.
+    lead = usable(result.hits[:2], set())[:1]  # under a hollow best, the next one (as complete_best)
+    for p in lead + usable(result.hits, question_words):
         if len(chosen) >= limit:
             break
         # For "X vs Y", a passage about neither X nor Y adds nothing.

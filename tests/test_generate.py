@@ -152,6 +152,23 @@ def test_each_ask_of_a_question_reaches_the_prompt(pipeline):
     assert shown.count("Overfitting") >= 2  # the first ask keeps its definitions
 
 
+def test_retrievals_best_passage_leads_the_prompt_when_it_shares_few_words(pipeline):
+    """A description shares few words with the passage that names it. The word test
+    alone dropped retrieval's first passage (the vanishing gradient) and let in a
+    lower one that happens to share "smaller" (the gradient explosion)."""
+    from rag.context import answer_passages
+
+    q = "gradients getting smaller and smaller in the early layers, how do I fix that"
+    result = pipeline.search(q)
+    best = result.hits[0].passage
+    assert "vanishing" in best.title.lower()
+    chosen = [p for p, _ in answer_passages(result)]
+    assert chosen[0].id == best.id
+    # a lower passage still needs the question's words: the top five hits all concern
+    # gradients, yet not every one is taken
+    assert len(chosen) < len(result.hits)
+
+
 @pytest.mark.parametrize("reply,declines", [
     ("The sources do not cover this.", True),
     ("The passages do not mention an answer to this question.", True),
