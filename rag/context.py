@@ -70,8 +70,9 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
     """The passages to answer from, each with the part of the question it was chosen for.
 
     Each covered part's best two passages come first (one each when there are more
-    than two parts), then the whole question's best, up to ``limit``; hollow passages
-    and non-question text are skipped unless nothing else was found.
+    than two parts), then the whole question's best, up to ``limit``: retrieval's first
+    passage, then those sharing half the question's content words. Hollow passages and
+    non-question text are skipped unless nothing else was found.
     """
     def usable(hits, words: set[str]) -> list[Passage]:
         # A passage that shares few words with what it was found for is a near miss of
@@ -93,10 +94,12 @@ def answer_passages(result: SearchResult, limit: int = MAX_PASSAGES) -> list[tup
                 chosen.append((p, part.text))
                 seen.add(p.id)
     part_words = set().union(*(set(tokenize(p.text)) for p in result.parts)) if result.parts else set()
-    # Retrieval's best answerable passage always leads: a description ("the number that
-    # sets how big each weight update is") shares few words with the passage that names
-    # it, and the word test alone let lower-ranked passages that happen to share them in.
-    lead = usable(result.hits[:2], set())[:1]  # under a hollow best, the next one (as complete_best)
+    # Retrieval's first passage, when it has an answer, comes first without the word test:
+    # a description ("when gradients get smaller and smaller in the early layers") shares
+    # few words with the passage that names it, and the test alone let a lower passage
+    # that happens to share them take its place. Under a hollow first passage (a heading
+    # listed without an answer) the next one is no clear best: it still needs the words.
+    lead = usable(result.hits[:1], set())
     for p in lead + usable(result.hits, question_words):
         if len(chosen) >= limit:
             break
