@@ -11,7 +11,8 @@ from dataclasses import replace
 from rag.context import (answer_passages, candidate_sentences, headed_claims, heading_items, is_hollow, part_terms,
                          select_context)
 from rag.keyword import tokenize
-from rag.records import REFUSAL_TEXT, Answer, Citation, Passage, SearchResult, SentenceSupport, cited_text
+from rag.records import (REFUSAL_TEXT, Answer, Citation, ListedBest, Passage, SearchResult, SentenceSupport,
+                         cited_text)
 from rag.text import split_sentences
 
 __all__ = ["extractive_answer", "refusal", "quote_sentences", "not_mentioned_text", "complete_parts", "complete_best",
@@ -109,7 +110,13 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
 
 
 def note_hollow(answer: Answer, result: SearchResult) -> Answer:
-    """Say so, citing it, when the best match is a question its source lists without an answer."""
+    """Say so, citing it, when the best match is a question its source lists without an answer.
+
+    The note goes in ``text`` and ``listed_best``, never in ``sentences``: it says what a
+    source lacks, it is no claim a passage supports (a "supported" sentence naming the
+    question's topic read as an answer about it). When nothing else is cited it opens "The
+    sources do not answer this:", since then the answer holds nothing but the listing.
+    """
     top = result.hits[0].passage if result.hits else None
     if top is None or result.refused or not is_hollow(top) or any(c.passage.id == top.id for c in answer.citations):
         return answer
@@ -120,11 +127,12 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
     listed = (f", only the headings {', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else
               f", only the heading {items[0]}") if items and len(items) <= 6 else ""
     n = len(answer.citations) + 1
-    sentence = SentenceSupport(f"{top.ref} lists “{top.title or 'this question'}” without an answer{listed}.",
-                               (n,), True, 1.0)
-    text = f"{answer.text} {sentence.text} [{n}]" if not answer.refused else f"{sentence.text} [{n}]"
+    note = f"{top.ref} lists “{top.title or 'this question'}” without an answer{listed}."
+    if not answer.citations and not answer.missing:
+        note = f"The sources do not answer this: {note}"
+    text = f"{answer.text} {note} [{n}]" if answer.text and not answer.refused else f"{note} [{n}]"
     return replace(answer, text=text, refused=False, citations=answer.citations + (Citation(n, top, top.title or ""),),
-                   sentences=answer.sentences + (sentence,))
+                   listed_best=ListedBest(note, n))
 
 
 def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:

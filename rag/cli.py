@@ -343,6 +343,8 @@ def _answer_text(answer, title: str | None = None, skip_notices: tuple[str, ...]
         marks = "".join(f"[{n}]" for n in s.cites)
         line = _escape(s.text) + (f" [cyan]{_escape(marks)}[/]" if marks else "")
         body.append(line if s.supported else f"[red]{line} (not supported by the sources)[/]")
+    if answer.listed_best:  # the tool's note that the best match has no answer (not a quoted claim)
+        body.append(f"{_escape(answer.listed_best.text)} [cyan]{_escape(f'[{answer.listed_best.n}]')}[/]")
     text = " ".join(body) if body else _escape(answer.text)
     if answer.missing and body:
         from rag.answer import not_mentioned_text

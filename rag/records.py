@@ -16,6 +16,7 @@ __all__ = [
     "Citation",
     "SentenceSupport",
     "LeftOut",
+    "ListedBest",
     "cited_text",
     "Answer",
     "REFUSAL_TEXT",
@@ -183,6 +184,22 @@ class LeftOut:
         return {"text": self.text, "cited": list(self.cited), "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class ListedBest:
+    """The note that the best match is a question its source lists without an answer.
+
+    It is the tool's statement about a source, not a claim taken from one, so it is kept
+    apart from an answer's ``sentences`` (which are all claims the check supports).
+    """
+
+    text: str  # "GeeksforGeeks Q28 lists “Define Epoch, Iterations and Batches.” without an answer, …"
+    n: int  # the citation number of that passage
+
+    def to_json(self) -> dict:
+        """``listed_best`` in ``rag ask --json``."""
+        return {"text": self.text, "cites": [self.n]}
+
+
 def cited_text(sentences) -> str:
     """An answer's text from its sentences, each followed by its markers ("… [1] [2]")."""
     return " ".join(s.text + "".join(f" [{n}]" for n in s.cites) for s in sentences)
@@ -204,6 +221,7 @@ class Answer:
     missing: tuple[str, ...] = ()
     listed: tuple[tuple[str, str], ...] = ()  # as ``SearchResult.listed``
     left_out: tuple[LeftOut, ...] = ()  # the model's sentences the check did not keep
+    listed_best: ListedBest | None = None  # the best match is a heading with no answer
 
     def to_json(self) -> dict:
         """``rag ask --json`` output."""
@@ -219,5 +237,6 @@ class Answer:
             "listed_without_answer": [{"term": t, "passage": ref} for t, ref in self.listed],
             "notices": list(self.notices),
             "left_out": [x.to_json() for x in self.left_out],
+            "listed_best": self.listed_best.to_json() if self.listed_best else None,
             "named": self.stats.get("named"),
         }

@@ -61,6 +61,17 @@ def test_missing_term_says_so_above_the_nearest_quotes(app):
     assert 'class="quotes"' in markdown(app)
 
 
+def test_a_heading_listed_without_an_answer_is_said_with_its_link(app):
+    msgs = ask(app, "What is the difference between an epoch, a batch and an iteration?")
+    note = msgs[-1]["answer"].listed_best
+    assert note is not None
+    html = markdown(app)
+    # the note follows the quoted claims, set apart, and links to its passage's card
+    assert re.search(r'<span class="listed-best">[^<]*without an answer[^<]*</span><sup class="cite">'
+                     rf'<a href="#cite-[^"]+-{note.n}"', html), html[:2000]
+    assert any(f"[{note.n}]" in e.label for e in app.expander)
+
+
 def test_over_long_question_gets_an_inline_message(app):
     msgs = ask(app, "why " * 700)
     assert "limit" in msgs[-1]["content"]

@@ -330,13 +330,30 @@ def test_hollow_passage_is_never_quoted(pipeline):
     hollow = [p for p in pipeline.index.passages if is_hollow(p)]
     assert any(p.title and "Epoch" in p.title for p in hollow)
     ans = pipeline.ask("What is the difference between an epoch, a batch and an iteration?")
-    # quoted claims never come from a hollow passage; one is cited only to say it is empty
+    # quoted claims never come from a hollow passage; one is cited only to say it is empty,
+    # by a note kept apart from the claims (a "supported" sentence naming the topic)
+    assert ans.sentences
     for s in ans.sentences:
-        for n in s.cites:
-            if is_hollow(ans.citations[n - 1].passage):
-                assert "without an answer" in s.text
+        assert not any(is_hollow(ans.citations[n - 1].passage) for n in s.cites), s.text
+        assert "without an answer" not in s.text
+    note = ans.listed_best
+    assert note is not None and is_hollow(ans.citations[note.n - 1].passage)
+    assert ans.text.endswith(f"{note.text} [{note.n}]") and not note.text.startswith("The sources do not answer")
+    assert ans.to_json()["listed_best"] == {"text": note.text, "cites": [note.n]}
     ans = pipeline.ask("Define Epoch, Iterations and Batches.")
     assert "lists “Define Epoch, Iterations and Batches.” without an answer" in ans.text
+
+
+def test_an_answer_that_is_only_a_listing_says_the_sources_do_not_answer(pipeline):
+    from rag.evaluate import score_answer
+
+    ans = pipeline.ask("What is a BiLSTM?")  # only a heading writes it; nothing else is usable
+    assert not ans.refused and ans.sentences == () and len(ans.citations) == 1
+    assert ans.text.startswith("The sources do not answer this: GeeksforGeeks Q")
+    assert ans.listed_best and "without an answer" in ans.listed_best.text and ans.listed_best.n == 1
+    # the note names the topic, but it is no supported claim about it
+    row = {"answerable": False, "terms": ["BiLSTM"], "gold": []}
+    assert score_answer(row, ans.to_json())["hallucinated"] is False
 
 
 @pytest.mark.parametrize(("sentence", "expected"), [

@@ -26,6 +26,7 @@ mark.cited {background:#fff3b0; padding:0 1px;}
 .answered-by {color:#6c757d; font-size:0.85em; margin-top:0.25rem;}
 .left-out {margin-bottom:0.4rem;}
 .left-out s {color:#6c757d;}
+.listed-best {font-style:italic; color:#555;}
 </style>
 """
 
@@ -37,17 +38,23 @@ def corpus_link(passage: Passage) -> str:
 
 def answer_html(answer: Answer, key: str) -> str:
     """The answer with [n] markers linked to the citation cards, unsupported sentences marked."""
-    if not answer.sentences:
+    if not answer.sentences and not answer.listed_best:
         return f"<p>{html.escape(answer.text)}</p>"
+
+    def marks(cites) -> str:
+        return "".join(f'<sup class="cite"><a href="#cite-{key}-{n}" title="source [{n}]">[{n}]</a></sup>'
+                       for n in cites)
+
     parts = []
     for s in answer.sentences:
-        marks = "".join(f'<sup class="cite"><a href="#cite-{key}-{n}" title="source [{n}]">[{n}]</a></sup>'
-                        for n in s.cites)
         text = html.escape(s.text)
         if not s.supported:
             text = (f'<span class="unsupported" title="No source passage supports this sentence">{text}</span>'
                     '<span class="unsupported-badge">⚠ not in the sources</span>')
-        parts.append(text + marks)
+        parts.append(text + marks(s.cites))
+    if answer.listed_best:  # the tool's note on a source, set apart from the claims
+        parts.append(f'<span class="listed-best">{html.escape(answer.listed_best.text)}</span>'
+                     + marks((answer.listed_best.n,)))
     return "<p>" + " ".join(parts) + "</p>"
 
 
