@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rag.context import (answer_passages, candidate_sentences, headed_claims, heading_items, is_hollow, part_terms,
-                         select_context)
+from rag.context import (answer_passages, candidate_sentences, headed_claims, heading_items, is_hollow, leans_back,
+                         part_terms, select_context)
 from rag.keyword import tokenize
 from rag.records import (REFUSAL_TEXT, Answer, Citation, ListedBest, Passage, SearchResult, SentenceSupport,
                          cited_text)
@@ -75,6 +75,19 @@ def quote_sentences(result: SearchResult, encoder) -> list[tuple[Passage, str, s
     return out
 
 
+def _unrepeated(quotes: list[tuple[Passage, str, str | None]]) -> list[tuple[Passage, str]]:
+    """The quotes, a sub-heading put in front of one ("RMSProp (…): It works well …") left
+    off when the quote before it, from the same passage, opens with it already."""
+    out = []
+    for i, (p, sent, _) in enumerate(quotes):
+        if i and quotes[i - 1][0].id == p.id:
+            head, sep, _ = quotes[i - 1][1].partition(": ")
+            if sep and sent.startswith(head + sep) and leans_back(sent[len(head + sep):]):
+                sent = sent[len(head + sep):]
+        out.append((p, sent))
+    return out
+
+
 def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = (),
                       missing: tuple[str, ...] = ()) -> Answer:
     """Quote the sentences of the top passages that best answer the question, each cited.
@@ -95,7 +108,7 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     numbers: dict[int, int] = {}
     for p, _, _ in quotes:
         numbers.setdefault(p.id, len(numbers) + 1)
-    sentences = [SentenceSupport(sent, (numbers[p.id],), True, 1.0) for p, sent, _ in quotes]
+    sentences = [SentenceSupport(sent, (numbers[p.id],), True, 1.0) for p, sent in _unrepeated(quotes)]
     body = " ".join(f"{s.text} [{s.cites[0]}]" for s in sentences)
     lead = ""
     if missing:

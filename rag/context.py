@@ -206,6 +206,17 @@ def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[i
     return out
 
 
+def _named(sentence: str, passage: Passage) -> str:
+    """``sentence`` with its sub-heading in front when it says "It …" under one (see
+    ``headed_claims``); otherwise unchanged."""
+    if not leans_back(sentence):
+        return sentence
+    for h in headed_claims(passage):
+        if h.endswith(f": {sentence}"):
+            return h
+    return sentence
+
+
 def _ask_sentences(asks, cands, svecs, avecs, picked, per_passage) -> list[int]:
     """For each ask of a question, the candidate sentence that answers it rather than the
     others, when no sentence already picked does so as well: its cosine with the ask, plus
@@ -247,7 +258,12 @@ def select_context(
 ) -> list[ContextPassage]:
     """The best sentences of each chosen passage for the question (or its part), within
     budget; with ``quoting``, sentences that can stand alone as quotes."""
-    cands = [(pi, pos, sent) for pi, (p, _) in enumerate(chosen) for pos, sent in candidate_sentences(p, quoting)]
+    # A claim that says "It …" under a sub-heading is given with the sub-heading in front
+    # ("Adam (Adaptive Moment Estimation): It combines the benefits of Momentum and
+    # RMSProp."), to be scored and shown: bare, it was quoted for "rmsprop how it works"
+    # as if RMSProp's, and the model read such lines as the last name it had seen.
+    cands = [(pi, pos, _named(sent, p)) for pi, (p, _) in enumerate(chosen)
+             for pos, sent in candidate_sentences(p, quoting)]
     if not cands:
         return []
     # A one-concept question that asks two things ("What is overfitting and how do you

@@ -251,3 +251,11 @@ def test_corpus_deep_link_opens_the_passage(app, index):
     assert not app.exception, app.exception
     opened = [e for e in app.expander if e.proto.expanded]
     assert [e.label for e in opened] == ["Q45. What is GRU and How it works?"]
+
+
+def test_a_quote_under_its_sub_heading_is_marked_in_its_passage(index):
+    from ui.render import passage_html
+
+    p = next(p for p in index.passages if (p.title or "").startswith("Explain Adagrad, RMSProp and Adam"))
+    html = passage_html(p, ["Adam (Adaptive Moment Estimation): It combines the benefits of Momentum and RMSProp."])
+    assert '<mark class="cited">It combines the benefits of Momentum and RMSProp.</mark>' in html

@@ -344,6 +344,25 @@ def test_hollow_passage_is_never_quoted(pipeline):
     assert "lists “Define Epoch, Iterations and Batches.” without an answer" in ans.text
 
 
+def test_a_claim_that_says_it_under_a_sub_heading_is_quoted_with_that_heading(pipeline):
+    from rag.context import select_context
+
+    # 003's optimizer answer: "2. RMSProp (…)" / "It Fixes Adagrad’s problem …", then
+    # "3. Adam (…)" / "It combines the benefits of Momentum and RMSProp." Bare, the Adam
+    # line was quoted first for RMSProp, since it names RMSProp.
+    ans = pipeline.ask("rmsprop how it works", generator="extractive")
+    first = ans.sentences[0].text
+    assert first.startswith("RMSProp (Root Mean Square Propagation): It "), ans.text
+    assert not any("combines the benefits" in s.text for s in ans.sentences), ans.text
+    # the next quote from the same heading does not repeat it
+    assert all(not s.text.startswith("RMSProp (") for s in ans.sentences[1:]), ans.text
+    # the model's prompt says whose claim each such line is, too
+    result = pipeline.search("adam optimizer")
+    ctx = select_context(result.question, [(result.hits[0].passage, None)], pipeline.index.encoder)
+    lines = [s for c in ctx for s in c.sentences if "Momentum and RMSProp" in s]
+    assert lines == ["Adam (Adaptive Moment Estimation): It combines the benefits of Momentum and RMSProp."]
+
+
 def test_an_answer_that_is_only_a_listing_says_the_sources_do_not_answer(pipeline):
     from rag.evaluate import score_answer
 

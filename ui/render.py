@@ -67,9 +67,15 @@ def passage_html(passage: Passage, quotes: list[str] | None = None) -> str:
         if q and q in escaped:
             escaped = escaped.replace(q, f'<mark class="cited">{q}</mark>', 1)
         elif quote.strip():
-            # The quote may span a line break in the passage: match on folded spaces.
-            pattern = r"\s+".join(re.escape(w) for w in q.split())
-            escaped = re.sub(pattern, lambda m: f'<mark class="cited">{m.group(0)}</mark>', escaped, count=1)
+            # The quote may span a line break in the passage: match on folded spaces; a
+            # quote given under its sub-heading ("Adam (…): It combines …") is marked from
+            # its claim when the whole does not match.
+            for text in (q, q.split(": ", 1)[-1]):
+                pattern = r"\s+".join(re.escape(w) for w in text.split())
+                marked = re.sub(pattern, lambda m: f'<mark class="cited">{m.group(0)}</mark>', escaped, count=1)
+                if marked != escaped:
+                    escaped = marked
+                    break
     return f'<div class="passage">{escaped}</div>'
 
 
