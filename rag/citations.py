@@ -105,6 +105,12 @@ _MARKER = re.compile(r"[\s,;]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING = re.compile(r"^[ \t]*((?:\[\d+(?:\s*[,;]\s*\d+)*\][ \t]*)+)(.*?)$", re.M)
 _AFTER_STOP = re.compile(r"([.!?])((?:[\s,;]*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 _MIN_CONTENT_WORDS = 3  # shorter sentences ("In short:") are connective, not claims
+# "They are related concepts but not exactly the same: [1] A Perceptron is …": a marker
+# after a colon, before a capital, closes the clause it cites, so it is a sentence of its
+# own. Only after six words or more: a label ("Adam (…): [1] It combines …") names what
+# follows it and stays with it.
+_COLON_CITED = re.compile(r"(?<=\S):((?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])+)[ \t]+(?=[A-Z])")
+_CLAUSE_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -156,12 +162,21 @@ def _unwrap(sentence: str) -> str:
     return inner if len(tokenize(inner)) >= 1 else sentence
 
 
+def _close_cited_clause(text: str, m: re.Match) -> str:
+    """``m`` (a colon, its markers, the space after) as a full stop after the markers when
+    the clause the colon ends is six words or more (see ``_COLON_CITED``)."""
+    start = max(text.rfind(c, 0, m.start()) for c in ".!?\n]")
+    clause = text[start + 1:m.start()]
+    return f"{m.group(1)}. " if len(clause.split()) >= _CLAUSE_WORDS else m.group(0)
+
+
 def _split_with_markers(text: str, n_passages: int, refs: tuple[str, ...] = ()) -> tuple[list[tuple[str, list[int]]], int]:
     """Sentences with the valid marker numbers attached to each; count invalid markers."""
     # "[1] Dropout is ..." at the start of a line cites that line: move the markers to
     # its end. "... gradients. [1] It ..." cites the sentence before the marker: move
     # markers written after the full stop in front of it, so the splitter keeps them.
     text = _LEADING.sub(lambda m: m.group(2).rstrip() + " " + m.group(1).strip(), text)
+    text = _COLON_CITED.sub(lambda m: _close_cited_clause(text, m), text)
     text = _AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text)
     removed = 0
     out: list[tuple[str, list[int]]] = []

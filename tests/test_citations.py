@@ -502,3 +502,26 @@ def test_a_description_is_called_only_what_the_passage_calls_it(sentence, questi
     vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [VANISHING, PADDING]])
     why = unsupported_reason(sentence, cited, vocab, question=question)
     assert (why == "") is supported, why
+
+
+def test_a_marker_after_a_colon_closes_the_clause_it_cites(index):
+    # A real local-model reply: the clause before the colon is its passage's one claim;
+    # the next sentence comes from another passage. Read as one sentence, both were lost.
+    ps = [passage(1, "Are ANN, Single Layer Perceptron and Feedforward Neural Network the same?",
+                  "They are related concepts but not exactly the same:\nIn short we can say that:"),
+          passage(2, "What is a Perceptron?", "A Perceptron is the simplest type of artificial neural network "
+                  "model, introduced by Frank Rosenblatt in 1958. It is a single-layer neural network used for "
+                  "binary classification problems.")]
+    reply = ("They are related concepts but not exactly the same: [1] A Perceptron is the simplest type of "
+             "artificial neural network model, introduced by Frank Rosenblatt in 1958. It is a single-layer "
+             "neural network used for binary classification problems. [2]")
+    checked = check_citations(reply, ps, index.encoder)
+    assert [(s.text, s.cites, s.supported) for s in checked.sentences[:1]] == [
+        ("They are related concepts but not exactly the same.", (1,), True)]
+    assert [s.supported for s in checked.sentences] == [True, True, True]
+    assert checked.sentences[1].text.startswith("A Perceptron is") and checked.sentences[1].cites == (2,)
+    # a short label before the colon stays with what it names
+    label = check_citations("Dropout technique: [1] It randomly sets a fraction of the input units to zero. [1]",
+                            P, index.encoder)
+    assert len(label.sentences) == 1 and label.sentences[0].text.startswith("Dropout technique: It")
+
