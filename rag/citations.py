@@ -665,6 +665,9 @@ def _shortens(word: str, phrase: list[str]) -> bool:
     return 2 <= len(word) <= len(initials) + 1 and (initials.startswith(word) or word.startswith(initials))
 
 
+_BRACKETED = re.compile(r"\s*\([^()]*\)")
+
+
 def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, str] | None:
     """A passage sentence rewritten onto another subject: "The bias in a neural network is
     the difference between the predicted output of the model and the actual target values"
@@ -676,7 +679,10 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     ("It helps the model learn faster") or the sentence's subject is an abbreviation of
     the passage's or a name the passage gives it ("kernel, also called a filter").
     Returns (the sentence's subject, the passage's) or None."""
-    said = tokenize(sentence)
+    # Names are compared without what their brackets spell out: "Adam (Adaptive Moment
+    # Estimation) adjusts the learning rate …" from "Adagrad (Adaptive Gradient
+    # Algorithm): It adjusts …" shared "adaptive", which read as one subject.
+    said = tokenize(_BRACKETED.sub("", sentence))
     if len(said) < 4 or _LEADS_BACK.match(_SENT_LABEL.sub("", sentence, count=1)):
         return None  # "It is a single-layer network ...": no subject of its own to compare
     best = None
@@ -684,7 +690,7 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     # is its subject as surely as a title word ("Adagrad: It adjusts the learning rate …"
     # rewritten as "A learning rate schedule adjusts the learning rate …").
     bodies = [(_SENT_LABEL.sub("", raw, count=1), raw, False) for raw, _ in ev.windows[: ev.singles]]
-    bodies += [(f"{name} {claim}", f"{name} {claim}", True) for name, claim in ev.headed]
+    bodies += [(f"{_BRACKETED.sub('', name)} {claim}", f"{name} {claim}", True) for name, claim in ev.headed]
     for body, raw, headed in bodies:
         if _LEADS_BACK.match(body):
             continue
@@ -727,9 +733,8 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
         return None  # the passage sentence is not about the passage's own subject
     if any(_shortens(t, b) for a, b in ((mine, theirs), (theirs, mine)) for t in a):
         return None  # "CNN" for "convolutional neural network", "SGD" for "stochastic gradient descent"
-    low = raw.lower()
-    if any(f"({m}" in low or f"{m})" in low for m in mine):
-        return None  # "... (ReLU)": a name the passage gives it
+    if any(set(mine) <= set(tokenize(b)) for b in re.findall(r"\(([^()]*)\)", raw)):
+        return None  # "... (ReLU)": a name the passage gives it (the whole subject, in brackets)
     return " ".join(mine), " ".join(theirs)
 
 

@@ -525,3 +525,17 @@ def test_a_marker_after_a_colon_closes_the_clause_it_cites(index):
                             P, index.encoder)
     assert len(label.sentences) == 1 and label.sentences[0].text.startswith("Dropout technique: It")
 
+
+def test_a_sub_headings_claim_said_of_its_sibling_fails_whatever_the_brackets_spell(pipeline):
+    from rag.citations import unsupported_reason
+
+    p = next(p for p in pipeline.index.passages if (p.title or "").startswith("Explain Adagrad, RMSProp and Adam"))
+    vocab = pipeline.retriever.vocab
+    claim = "adjusts the learning rate for each parameter based on how frequently it is updated."  # Adagrad's
+    # "Adaptive" in both expansions made the two names read as one
+    assert "of “adagrad”" in unsupported_reason(f"Adam (Adaptive Moment Estimation) {claim}", p, vocab,
+                                                question="how does adam optimzer work")
+    assert unsupported_reason(f"Adagrad (Adaptive Gradient Algorithm) {claim}", p, vocab,
+                              question="how does adagrad work") == ""
+    assert unsupported_reason("Adam (Adaptive Moment Estimation) combines the benefits of Momentum and RMSProp.",
+                              p, vocab, question="adam optimizer") == ""
