@@ -825,6 +825,9 @@ def why_left_out(sentence: str, passage: Passage | None, vocab=None, question: s
     return "too loosely matched to the cited passage"  # under the lenient score's floor
 
 
+ORPHANED = "points back at a sentence the check left out"
+
+
 def check_citations(text: str, passages: list[Passage], encoder, vocab=None, question: str = "",
                     unexplained: tuple[str, ...] = ()) -> CheckedAnswer:
     """Check ``text`` (markers [n] refer to ``passages[n-1]``) and return the checked answer.
@@ -885,7 +888,12 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             continue
         unsaid = about_unexplained(sent, unexplained)
         before = parts[si - 1][0] if si else question
-        passes = [not unsaid and supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
+        # "It …"/"This …" after a sentence the check left out points at that sentence: kept,
+        # it reads as said of whatever the answer says before ("Adam uses only one data
+        # point at a time." left out, "This is a middle ground, …" — mini-batch's — kept).
+        orphaned = bool(si and sentences and not sentences[-1].supported and _LEADS_BACK.match(sent))
+        passes = [not unsaid and not orphaned
+                  and supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
                   and support[pi] >= SUPPORT_THRESHOLD and not bound_elsewhere(sent, before, evidence[pi])
                   for pi in range(len(passages))]
         keep = [c for c in cites if passes[c - 1]]
@@ -919,8 +927,9 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
         sentences.append(SentenceSupport(sent, tuple(new), bool(keep), score))
         if not keep:
             pi = cites[0] - 1 if cites else None  # the reason is the first cited passage's
-            why = why_left_out(sent, None, vocab, question, unexplained) if pi is None else why_left_out(
-                sent, passages[pi], vocab, question, unexplained, evidence[pi], closest[pi], before)
+            why = ORPHANED if orphaned else why_left_out(sent, None, vocab, question, unexplained) \
+                if pi is None else why_left_out(sent, passages[pi], vocab, question, unexplained, evidence[pi],
+                                                closest[pi], before)
             left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites), why))
 
     rendered = cited_text(sentences)

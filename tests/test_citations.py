@@ -539,3 +539,16 @@ def test_a_sub_headings_claim_said_of_its_sibling_fails_whatever_the_brackets_sp
                               question="how does adagrad work") == ""
     assert unsupported_reason("Adam (Adaptive Moment Estimation) combines the benefits of Momentum and RMSProp.",
                               p, vocab, question="adam optimizer") == ""
+
+
+def test_a_sentence_pointing_back_at_one_left_out_is_left_out_too(index):
+    # real shape (a local-model answer to "sgd vs adam"): the first claim is false, the
+    # second true of its passage's own subject, but read after the first it says it of Adam
+    checked = check_citations("Dropout uses only one data point at a time. [1] It stabilizes and accelerates "
+                              "training. [2] A GRU has an update gate and a reset gate. [3]", P, index.encoder)
+    assert [s.supported for s in checked.sentences] == [False, False, True]
+    assert [x.reason for x in checked.left_out][1] == "points back at a sentence the check left out"
+    # after a kept sentence, the same words stand
+    kept = check_citations("Batch normalization normalizes the inputs of each layer. [2] It stabilizes and "
+                           "accelerates training. [2]", P, index.encoder)
+    assert [s.supported for s in kept.sentences] == [True, True]
