@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rag.context import (answer_passages, candidate_sentences, headed_claims, heading_items, is_hollow, leans_back,
-                         part_terms, select_context)
+from rag.context import (answer_passages, candidate_sentences, headed_claims, heading_items, is_hollow, part_terms,
+                         select_context)
 from rag.keyword import tokenize
 from rag.records import (REFUSAL_TEXT, Answer, Citation, ListedBest, Passage, SearchResult, SentenceSupport,
                          cited_text)
@@ -75,19 +75,6 @@ def quote_sentences(result: SearchResult, encoder) -> list[tuple[Passage, str, s
     return out
 
 
-def _unrepeated(quotes: list[tuple[Passage, str, str | None]]) -> list[tuple[Passage, str]]:
-    """The quotes, a sub-heading put in front of one ("RMSProp (…): It works well …") left
-    off when the quote before it, from the same passage, opens with it already."""
-    out = []
-    for i, (p, sent, _) in enumerate(quotes):
-        if i and quotes[i - 1][0].id == p.id:
-            head, sep, _ = quotes[i - 1][1].partition(": ")
-            if sep and sent.startswith(head + sep) and leans_back(sent[len(head + sep):]):
-                sent = sent[len(head + sep):]
-        out.append((p, sent))
-    return out
-
-
 def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = (),
                       missing: tuple[str, ...] = ()) -> Answer:
     """Quote the sentences of the top passages that best answer the question, each cited.
@@ -108,7 +95,7 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     numbers: dict[int, int] = {}
     for p, _, _ in quotes:
         numbers.setdefault(p.id, len(numbers) + 1)
-    sentences = [SentenceSupport(sent, (numbers[p.id],), True, 1.0) for p, sent in _unrepeated(quotes)]
+    sentences = [SentenceSupport(sent, (numbers[p.id],), True, 1.0) for p, sent, _ in quotes]
     body = " ".join(f"{s.text} [{s.cites[0]}]" for s in sentences)
     lead = ""
     if missing:
@@ -146,6 +133,24 @@ def note_hollow(answer: Answer, result: SearchResult) -> Answer:
     text = f"{answer.text} {note} [{n}]" if answer.text and not answer.refused else f"{note} [{n}]"
     return replace(answer, text=text, refused=False, citations=answer.citations + (Citation(n, top, top.title or ""),),
                    listed_best=ListedBest(note, n))
+
+
+def _rebuilt(answer: Answer, sentences, citations, **changes) -> Answer:
+    """``answer`` with new ``sentences`` and ``citations`` (and ``changes``), its text made
+    from them; a note on a listing (``listed_best``) stays at the end, its passage numbered
+    last, so the markers still read 1, 2, 3 down the answer."""
+    note = answer.listed_best
+    if note is None:
+        return replace(answer, text=cited_text(sentences), sentences=tuple(sentences), citations=tuple(citations),
+                       **changes)
+    others = [c for c in citations if c.n != note.n]
+    renumber = {c.n: i for i, c in enumerate(others, start=1)}
+    last = renumber[note.n] = len(others) + 1
+    sentences = tuple(replace(s, cites=tuple(renumber[k] for k in s.cites)) for s in sentences)
+    citations = tuple(replace(c, n=renumber[c.n]) for c in citations)
+    citations = tuple(sorted(citations, key=lambda c: c.n))
+    return replace(answer, text=f"{cited_text(sentences)} {note.text} [{last}]".strip(), sentences=sentences,
+                   citations=citations, listed_best=ListedBest(note.text, last), **changes)
 
 
 def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
@@ -190,12 +195,10 @@ def complete_parts(answer: Answer, result: SearchResult, encoder) -> Answer:
         added += 1
     if not added:
         return answer
-    text = cited_text(sentences)
     notices = answer.notices
     if answer.generator != "extractive":  # quotes need no apology for being quotes
         notices += (f"added {added} quoted sentence(s) for a part of the question the model's answer left out",)
-    return replace(answer, text=text, refused=False, citations=tuple(citations), sentences=tuple(sentences),
-                   notices=notices)
+    return _rebuilt(answer, sentences, citations, refused=False, notices=notices)
 
 
 def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
@@ -233,7 +236,8 @@ def complete_best(answer: Answer, result: SearchResult, encoder) -> Answer:
         replace(s, cites=tuple(renumber.get(k, k) for k in s.cites)) for s in answer.sentences)
     citations = (Citation(1, top.passage, " … ".join(lead)),) + tuple(
         replace(c, n=renumber[c.n]) for c in answer.citations)
-    text = cited_text(sentences)
+    if answer.listed_best is not None:
+        answer = replace(answer, listed_best=replace(answer.listed_best, n=renumber[answer.listed_best.n]))
     notices = answer.notices + (f"added {len(lead)} quoted sentence(s) from the best-matching passage, which the "
                                 "model's answer left out",)
-    return replace(answer, text=text, refused=False, citations=citations, sentences=sentences, notices=notices)
+    return _rebuilt(answer, sentences, citations, refused=False, notices=notices)

@@ -315,6 +315,18 @@ def select_context(
     out = []
     for pi, (p, part) in enumerate(chosen):
         if pi in picked:
-            sents = tuple(cands[i][2] for i in sorted(picked[pi], key=lambda i: cands[i][1]))
+            sents = _unrepeated([cands[i][2] for i in sorted(picked[pi], key=lambda i: cands[i][1])])
             out.append(ContextPassage(p, sents, part))
     return out
+
+
+def _unrepeated(sents: list[str]) -> tuple[str, ...]:
+    """A passage's chosen sentences in order, a sub-heading put in front of one (``_named``)
+    left off when the sentence before already opens with it ("RMSProp (…): It Fixes … It
+    works well …")."""
+    out = list(sents)
+    for i in range(1, len(sents)):
+        head, sep, rest = sents[i].partition(": ")
+        if sep and sents[i - 1].startswith(head + sep) and leans_back(rest):
+            out[i] = rest
+    return tuple(out)

@@ -294,7 +294,11 @@ def test_a_hollow_best_match_leaves_the_quote_to_the_best_passage_with_an_answer
     ans = _api_pipeline(pipeline, reply, monkeypatch).ask(question, generator="api")
     assert ans.generator == "api" and ans.citations[0].passage.id == hits[1].passage.id
     assert "best-matching passage" in ans.notices[-1]
-    assert any(c.passage.id == hits[0].passage.id for c in ans.citations)  # the listing is still said
+    # the listing is still said, last, and its marker still points at its passage
+    note = ans.listed_best
+    assert note is not None and ans.citations[note.n - 1].passage.id == hits[0].passage.id
+    assert ans.text.endswith(f"{note.text} [{note.n}]") and note.n == len(ans.citations)
+    assert [c.n for c in ans.citations] == list(range(1, len(ans.citations) + 1))
 
 
 def test_a_near_tie_is_the_models_choice(pipeline, monkeypatch):
@@ -355,6 +359,7 @@ def test_a_claim_that_says_it_under_a_sub_heading_is_quoted_with_that_heading(pi
     assert first.startswith("RMSProp (Root Mean Square Propagation): It "), ans.text
     assert not any("combines the benefits" in s.text for s in ans.sentences), ans.text
     # the next quote from the same heading does not repeat it
+    assert ans.sentences[1].text.startswith("It ") and ans.sentences[1].cites == ans.sentences[0].cites, ans.text
     assert all(not s.text.startswith("RMSProp (") for s in ans.sentences[1:]), ans.text
     # the model's prompt says whose claim each such line is, too
     result = pipeline.search("adam optimizer")
