@@ -111,6 +111,8 @@ _MIN_CONTENT_WORDS = 3  # shorter sentences ("In short:") are connective, not cl
 # follows it and stays with it.
 _COLON_CITED = re.compile(r"(?<=\S):((?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])+)[ \t]+(?=[A-Z])")
 _CLAUSE_WORDS = 6
+_INTRODUCES = re.compile(r"\b(?:includes?|including|such as|like|namely|consists? of|are called|is called|"
+                         r"means?|following|follows?|says?|states?)\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,13 @@ def _close_cited_clause(text: str, m: re.Match) -> str:
     """``m`` (a colon, its markers, the space after) as a full stop after the markers when
     the clause the colon ends is six words or more (see ``_COLON_CITED``)."""
     start = max(text.rfind(c, 0, m.start()) for c in ".!?\n]")
-    clause = text[start + 1:m.start()]
-    return f"{m.group(1)}. " if len(clause.split()) >= _CLAUSE_WORDS else m.group(0)
+    clause = text[start + 1:m.start()].strip()
+    # "… are: [1] Adagrad, RMSProp and Adam." and "… include: [1] ReLU, …" lead into what
+    # follows: one claim, not two.
+    if len(clause.split()) < _CLAUSE_WORDS or _FRAGMENT.search(clause) or _LEAD_IN.search(clause) \
+            or _INTRODUCES.search(clause):
+        return m.group(0)
+    return f"{m.group(1)}. "
 
 
 def _split_with_markers(text: str, n_passages: int, refs: tuple[str, ...] = ()) -> tuple[list[tuple[str, list[int]]], int]:
@@ -854,7 +861,15 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
     order: dict[int, int] = {}  # passage index -> new citation number
     reattached = 0
     left_out: list[LeftOut] = []
+    # whether the sentence before was a claim the check left out (not a connective, a
+    # restated question or a broken-off fragment, which a later "It …" does not lean on)
+    claim_left_out = False
     for si, (sent, cites) in enumerate(parts):
+        # "It …"/"This …" after a claim the check left out points at that claim: kept, it
+        # reads as said of whatever the answer says before ("Adam uses only one data point
+        # at a time." left out, "This is a middle ground, …" — mini-batch's — kept).
+        orphaned = bool(claim_left_out and _LEADS_BACK.match(sent))
+        claim_left_out = False
         toks = set(tokenize(sent))
         support = np.zeros(len(passages))
         best_sent = np.zeros(len(passages), dtype=int)
@@ -885,13 +900,10 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
                 why = ("a question, not a claim" if sent.rstrip().endswith("?") else
                        "a fragment, not a claim" if not states else "too short to check against the cited passage")
                 left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites), why))
+                claim_left_out = states and not sent.rstrip().endswith("?")
             continue
         unsaid = about_unexplained(sent, unexplained)
         before = parts[si - 1][0] if si else question
-        # "It …"/"This …" after a sentence the check left out points at that sentence: kept,
-        # it reads as said of whatever the answer says before ("Adam uses only one data
-        # point at a time." left out, "This is a middle ground, …" — mini-batch's — kept).
-        orphaned = bool(si and sentences and not sentences[-1].supported and _LEADS_BACK.match(sent))
         passes = [not unsaid and not orphaned
                   and supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
                   and support[pi] >= SUPPORT_THRESHOLD and not bound_elsewhere(sent, before, evidence[pi])
@@ -926,6 +938,7 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
         score = float(max((support[c - 1] for c in keep), default=support.max(initial=0.0)))
         sentences.append(SentenceSupport(sent, tuple(new), bool(keep), score))
         if not keep:
+            claim_left_out = True
             pi = cites[0] - 1 if cites else None  # the reason is the first cited passage's
             why = ORPHANED if orphaned else why_left_out(sent, None, vocab, question, unexplained) \
                 if pi is None else why_left_out(sent, passages[pi], vocab, question, unexplained, evidence[pi],

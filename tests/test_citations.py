@@ -520,6 +520,11 @@ def test_a_marker_after_a_colon_closes_the_clause_it_cites(index):
         ("They are related concepts but not exactly the same.", (1,), True)]
     assert [s.supported for s in checked.sentences] == [True, True, True]
     assert checked.sentences[1].text.startswith("A Perceptron is") and checked.sentences[1].cites == (2,)
+    # a clause that leads into what follows stays one claim with it
+    for reply in ("The three adaptive optimizers described in the answer are: [1] Adagrad, RMSProp and Adam.",
+                  "Common activation functions used in deep neural networks include: [1] ReLU, Sigmoid and Tanh."):
+        one = check_citations(reply, Q, index.encoder)
+        assert len(one.sentences) == 1 and ":" in one.sentences[0].text, reply
     # a short label before the colon stays with what it names
     label = check_citations("Dropout technique: [1] It randomly sets a fraction of the input units to zero. [1]",
                             P, index.encoder)
@@ -548,6 +553,14 @@ def test_a_sentence_pointing_back_at_one_left_out_is_left_out_too(index):
                               "training. [2] A GRU has an update gate and a reset gate. [3]", P, index.encoder)
     assert [s.supported for s in checked.sentences] == [False, False, True]
     assert [x.reason for x in checked.left_out][1] == "points back at a sentence the check left out"
+    # a cited claim too short to check is left out as well, and what leans on it with it
+    short = check_citations("Dropout is best. [1] It stabilizes and accelerates training. [2]", P, index.encoder)
+    assert [x.reason for x in short.left_out] == ["too short to check against the cited passage",
+                                                  "points back at a sentence the check left out"]
+    # a restated question is no claim: "It …" after it is about the question's subject
+    asked = check_citations("What is batch normalization? It stabilizes and accelerates training. [2]", P,
+                            index.encoder)
+    assert [s.supported for s in asked.sentences] == [False, True]
     # after a kept sentence, the same words stand
     kept = check_citations("Batch normalization normalizes the inputs of each layer. [2] It stabilizes and "
                            "accelerates training. [2]", P, index.encoder)
