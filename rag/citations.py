@@ -781,17 +781,27 @@ def bound_elsewhere(sentence: str, before: str, ev: Evidence) -> str | None:
     sentence before it is about something else: "RMSProp uses a moving average … [1] It
     combines the benefits of Momentum and RMSProp. [1]" copies what the passage says of
     Adam, and reads as said of RMSProp. Returns the sub-heading's name, or None."""
+    prior = set(tokenize(before))
+    return next((name for name in _headings_copied(sentence, ev) if not set(tokenize(name)) & prior), None)
+
+
+def _headings_copied(sentence: str, ev: Evidence) -> list[str]:
+    """The sub-headings whose "It …" claim ``sentence`` ("It …" too) copies."""
     if not _PRONOUN_SUBJECT.match(sentence):
-        return None
+        return []
     said = tokenize(_PRONOUN_SUBJECT.sub("", sentence, count=1))
     if len(said) < 3:
-        return None
+        return []
+    return [name for name, claim in ev.headed
+            if in_order(tuple(tokenize(claim)), said[: max(3, int(SUBSTITUTE_REST * len(said)))], gap=1)]
+
+
+def _bound_here(sentence: str, before: str, ev: Evidence) -> bool:
+    """Whether ``sentence`` copies an "It …" claim of a sub-heading that ``before`` names:
+    its "It" is that name's whatever else ``before`` got wrong ("Adam optimizes … [left
+    out] It combines the benefits of Momentum and RMSProp." is still Adam's)."""
     prior = set(tokenize(before))
-    for name, claim in ev.headed:
-        if in_order(tuple(tokenize(claim)), said[: max(3, int(SUBSTITUTE_REST * len(said)))], gap=1) \
-                and not set(tokenize(name)) & prior:
-            return name
-    return None
+    return any(set(tokenize(name)) & prior for name in _headings_copied(sentence, ev))
 
 
 def about_unexplained(sentence: str, terms: tuple[str, ...]) -> bool:
@@ -904,7 +914,7 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             continue
         unsaid = about_unexplained(sent, unexplained)
         before = parts[si - 1][0] if si else question
-        passes = [not unsaid and not orphaned
+        passes = [not unsaid and not (orphaned and not _bound_here(sent, before, evidence[pi]))
                   and supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
                   and support[pi] >= SUPPORT_THRESHOLD and not bound_elsewhere(sent, before, evidence[pi])
                   for pi in range(len(passages))]
@@ -940,9 +950,12 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
         if not keep:
             claim_left_out = True
             pi = cites[0] - 1 if cites else None  # the reason is the first cited passage's
-            why = ORPHANED if orphaned else why_left_out(sent, None, vocab, question, unexplained) \
-                if pi is None else why_left_out(sent, passages[pi], vocab, question, unexplained, evidence[pi],
-                                                closest[pi], before)
+            if orphaned and not any(_bound_here(sent, before, ev) for ev in evidence):
+                why = ORPHANED
+            elif pi is None:
+                why = why_left_out(sent, None, vocab, question, unexplained)
+            else:
+                why = why_left_out(sent, passages[pi], vocab, question, unexplained, evidence[pi], closest[pi], before)
             left_out.append(LeftOut(sent, tuple(passages[c - 1].ref for c in cites), why))
 
     rendered = cited_text(sentences)

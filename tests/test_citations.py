@@ -565,3 +565,15 @@ def test_a_sentence_pointing_back_at_one_left_out_is_left_out_too(index):
     kept = check_citations("Batch normalization normalizes the inputs of each layer. [2] It stabilizes and "
                            "accelerates training. [2]", P, index.encoder)
     assert [s.supported for s in kept.sentences] == [True, True]
+
+
+def test_an_it_claim_of_the_sub_heading_a_left_out_sentence_names_stays(pipeline):
+    # "It" after a sentence the check left out still belongs to the name that sentence
+    # wrote when it copies that name's claim (a real local-model answer to "how does adam
+    # optimzer work": the first claim is Adagrad's, the second is Adam's own)
+    p = next(p for p in pipeline.index.passages if (p.title or "").startswith("Explain Adagrad, RMSProp and Adam"))
+    reply = ("Adam optimizes parameters by adjusting the learning rate based on how frequently they are updated. "
+             "[1] It combines the benefits of Momentum and RMSProp. [1]")
+    checked = check_citations(reply, [p], pipeline.index.encoder, pipeline.retriever.vocab,
+                              "how does adam optimzer work")
+    assert [s.supported for s in checked.sentences] == [False, True]
