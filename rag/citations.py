@@ -298,6 +298,14 @@ def _subject_bound(sentence: str, ev: Evidence, vocab, asked: set[str] = frozens
     for wtext, wtoks in ev.windows[: ev.singles] + [ev.windows[i] for i in sorted(ev.leaning)]:
         if (key in wtoks or (key in caps and _abbreviates(key, wtext))) and len(rest & wtoks) >= BOUND_SHARE * len(rest):
             return True
+    # and each "It …" claim under a sub-heading with that sub-heading, when the subject is
+    # the sub-heading's name, every word ("Adam (Adaptive Moment Estimation) is the
+    # default optimizer …" from "3. Adam (…)" / "It combines …" / "It is the default
+    # optimizer …"; not "Adagrad (Adaptive Gradient Algorithm) is …", whose "adaptive"
+    # Adam's name also spells)
+    for name, claim in ev.headed:
+        if subject <= set(tokenize(name)) and len(rest & set(tokenize(claim))) >= BOUND_SHARE * len(rest):
+            return True
     return False
 
 

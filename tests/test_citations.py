@@ -544,6 +544,12 @@ def test_a_sub_headings_claim_said_of_its_sibling_fails_whatever_the_brackets_sp
                               question="how does adagrad work") == ""
     assert unsupported_reason("Adam (Adaptive Moment Estimation) combines the benefits of Momentum and RMSProp.",
                               p, vocab, question="adam optimizer") == ""
+    # a claim two sentences under its sub-heading, said of the sub-heading's full name
+    default = "is the default optimizer in deep learning, offering fast convergence and working well for large " \
+              "datasets and parameters."
+    assert unsupported_reason(f"Adam (Adaptive Moment Estimation) {default}", p, vocab, question="sgd or adam") == ""
+    assert unsupported_reason(f"Adagrad (Adaptive Gradient Algorithm) {default}", p, vocab,
+                              question="sgd or adam") != ""
 
 
 def test_a_sentence_pointing_back_at_one_left_out_is_left_out_too(index):
