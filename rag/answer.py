@@ -147,8 +147,7 @@ def _rebuilt(answer: Answer, sentences, citations, **changes) -> Answer:
     renumber = {c.n: i for i, c in enumerate(others, start=1)}
     last = renumber[note.n] = len(others) + 1
     sentences = tuple(replace(s, cites=tuple(renumber[k] for k in s.cites)) for s in sentences)
-    citations = tuple(replace(c, n=renumber[c.n]) for c in citations)
-    citations = tuple(sorted(citations, key=lambda c: c.n))
+    citations = tuple(sorted((replace(c, n=renumber[c.n]) for c in citations), key=lambda c: c.n))
     return replace(answer, text=f"{cited_text(sentences)} {note.text} [{last}]".strip(), sentences=sentences,
                    citations=citations, listed_best=ListedBest(note.text, last), **changes)
 

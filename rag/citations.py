@@ -922,7 +922,9 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
             continue
         unsaid = about_unexplained(sent, unexplained)
         before = parts[si - 1][0] if si else question
-        passes = [not unsaid and not (orphaned and not _bound_here(sent, before, evidence[pi]))
+        # an orphan stays only where it copies the claim of a sub-heading ``before`` names
+        bound = [orphaned and _bound_here(sent, before, ev) for ev in evidence]
+        passes = [not unsaid and (bound[pi] or not orphaned)
                   and supports(sent, passages[pi], vocab, evidence[pi], closest[pi], question)
                   and support[pi] >= SUPPORT_THRESHOLD and not bound_elsewhere(sent, before, evidence[pi])
                   for pi in range(len(passages))]
@@ -958,7 +960,7 @@ def check_citations(text: str, passages: list[Passage], encoder, vocab=None, que
         if not keep:
             claim_left_out = True
             pi = cites[0] - 1 if cites else None  # the reason is the first cited passage's
-            if orphaned and not any(_bound_here(sent, before, ev) for ev in evidence):
+            if orphaned and not any(bound):
                 why = ORPHANED
             elif pi is None:
                 why = why_left_out(sent, None, vocab, question, unexplained)

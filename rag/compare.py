@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.context import headed_claims, heading_items, is_claim, is_heading_only, leans_back
+from rag.context import heading_items, is_claim, is_heading_only, leans_back, named_claims
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
@@ -105,7 +105,7 @@ def _gist(passage: Passage, question_vec: np.ndarray, encoder) -> str:
     # together, so they stand in only for a passage that is nothing but a table.
     # A bare sub-heading ("How GRU is better than LSTM") says nothing either; a claim that
     # only says "It …" is shown with the sub-heading it follows ("Adam: It is the default …").
-    headed = {h.split(": ", 1)[1]: h for h in headed_claims(passage)}
+    headed = named_claims(passage)
     said = [headed.get(s, s) if leans_back(s) else s for s in split_sentences(passage.answer)
             if is_claim(s) and not announces(s)]
     rows = table_sentences(passage.answer)

@@ -27,7 +27,7 @@ from rag.text import announces, is_header_row, split_sentences, table_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "leans_back", "heading_items",
-           "candidate_sentences", "is_claim", "is_hollow", "part_terms", "is_heading_only",
+           "candidate_sentences", "named_claims", "is_claim", "is_hollow", "part_terms", "is_heading_only",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
 MAX_PASSAGES = 4
@@ -206,15 +206,10 @@ def candidate_sentences(passage: Passage, quoting: bool = False) -> list[tuple[i
     return out
 
 
-def _named(sentence: str, passage: Passage) -> str:
-    """``sentence`` with its sub-heading in front when it says "It …" under one (see
-    ``headed_claims``); otherwise unchanged."""
-    if not leans_back(sentence):
-        return sentence
-    for h in headed_claims(passage):
-        if h.endswith(f": {sentence}"):
-            return h
-    return sentence
+def named_claims(passage: Passage) -> dict[str, str]:
+    """Each claim under a sub-heading mapped to its form with the sub-heading in front
+    (``headed_claims``): what a claim that only says "It …" is shown as."""
+    return {h.split(": ", 1)[1]: h for h in headed_claims(passage) if ": " in h}
 
 
 def _ask_sentences(asks, cands, svecs, avecs, picked, per_passage) -> list[int]:
@@ -262,8 +257,11 @@ def select_context(
     # ("Adam (Adaptive Moment Estimation): It combines the benefits of Momentum and
     # RMSProp."), to be scored and shown: bare, it was quoted for "rmsprop how it works"
     # as if RMSProp's, and the model read such lines as the last name it had seen.
-    cands = [(pi, pos, _named(sent, p)) for pi, (p, _) in enumerate(chosen)
-             for pos, sent in candidate_sentences(p, quoting)]
+    cands = []
+    for pi, (p, _) in enumerate(chosen):
+        named = named_claims(p)
+        cands += [(pi, pos, named.get(sent, sent) if leans_back(sent) else sent)
+                  for pos, sent in candidate_sentences(p, quoting)]
     if not cands:
         return []
     # A one-concept question that asks two things ("What is overfitting and how do you
@@ -321,7 +319,7 @@ def select_context(
 
 
 def _unrepeated(sents: list[str]) -> tuple[str, ...]:
-    """A passage's chosen sentences in order, a sub-heading put in front of one (``_named``)
+    """A passage's chosen sentences in order, a sub-heading put in front of one (``named_claims``)
     left off when the sentence before already opens with it ("RMSProp (…): It Fixes … It
     works well …")."""
     out = list(sents)
