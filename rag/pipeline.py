@@ -85,7 +85,9 @@ class Pipeline:
 
         name = resolve_generator(generator, self.settings)
         if result.refused:
-            named = self._search_named(result, name) if name != "extractive" else None
+            # a question that names a thing the sources lack ("diffusion models") is not
+            # named again: the model would map it to the nearest thing they hold ("GAN")
+            named = self._search_named(result, name) if name != "extractive" and not result.missing else None
             if named is None:
                 return refusal(result.question, name)
             answer = self.answer(named, generator=name, on_token=on_token)

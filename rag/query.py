@@ -518,8 +518,11 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
     shouted = not any(c.islower() for c in question)  # "WHAT IS DROPOUT": capitals say nothing
     search_text = _WORD.sub(fix, question)
     parts = share_head(split_parts(search_text), vocab)
-    return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(_with_neighbours(
-        technical, unknown, question))), parts, tuple(dict.fromkeys(unknown)))
+    missing = _with_neighbours(technical, unknown, question)
+    for term in _named_with_head(question, unknown, technical):
+        missing = _joined(missing, term)
+    return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(missing)), parts,
+                     tuple(dict.fromkeys(unknown)))
 
 
 def _with_neighbours(technical: list[str], unknown: list[str], question: str) -> list[str]:
@@ -541,3 +544,74 @@ def _with_neighbours(technical: list[str], unknown: list[str], question: str) ->
 
 
 _INFLECTED = re.compile(r"(?:er|est|ly|ed|ing)$")
+
+# Generic nouns a technique's name ends in. A word the corpus never writes, put before
+# one of them as a noun ("diffusion models", "flash attention", "capsule networks",
+# "lottery ticket hypothesis"), names a thing the sources lack, however near the passages
+# about models or attention look; an adjective before one describes ("tiny network",
+# "dense layers"), and so does a participle ("energy based models").
+_HEADS = frozenset("""model models network networks net nets attention loss losses layer layers normalization
+    normalisation norm embedding embeddings encoding encodings optimizer optimizers optimiser optimisers
+    regularization regularisation function functions descent architecture architectures algorithm algorithms
+    trick method methods hypothesis theorem decoding sampling search pooling convolution convolutions
+    initialization initialisation activation activations mechanism transformer transformers autoencoder
+    autoencoders encoder decoder classifier tokenizer tokenization schedule scheduler penalty learning""".split())
+# A word after these is a verb ("couldn't we just stack linear layers"), not a name's
+# first word (after "do" or "can" comes the subject: "how do graph neural networks …").
+_VERB_CONTEXT = frozenset("i we you they he she it to just also not never".split())
+_PARTICIPLE = re.compile(r"(?:ly|ed|ing)$")
+
+
+def _names_a_thing(word: str) -> bool:
+    """Whether ``word`` (lower case) can be a noun and is neither an adverb ("once"), a
+    participle, nor an adjective that grades ("plain", "plainer"; "rotary" does not), by
+    the lemminflect lexicon; a word it does not know counts as a noun."""
+    if _PARTICIPLE.search(word):
+        return False
+    # loaded only for a candidate (~0.4 s the first time)
+    from lemminflect import getAllInflections, getAllLemmas
+
+    kinds = set(getAllLemmas(word))
+    if not kinds:
+        return True
+    if "ADJ" in kinds and "JJR" in getAllInflections(word, upos="ADJ"):
+        return False
+    return "NOUN" in kinds and "ADV" not in kinds
+
+
+def _named_with_head(question: str, unknown: list[str], technical: list[str]) -> list[str]:
+    """Names of things the corpus lacks, written as an unknown noun before a generic head
+    noun, with at most one word between ("graph neural networks"): see ``_HEADS``."""
+    plain = {w.lower() for w in unknown} - {t.lower() for t in technical}
+    if not plain:
+        return []
+    words = _WORD.findall(question)
+    low = [w.lower() for w in words]
+    out = []
+    for i, w in enumerate(low):
+        if w not in plain or w in _FRAME or w in _STOP or (i and low[i - 1] in _VERB_CONTEXT):
+            continue
+        for j in (i + 1, i + 2):
+            if j >= len(low):
+                break
+            if low[j] in _HEADS:
+                if _names_a_thing(w):
+                    out.append(" ".join(words[i:j + 1]))
+                break
+            if low[j] in _STOP or low[j] in _FRAME or _PARTICIPLE.search(low[j]):
+                break
+    return out
+
+
+def _joined(missing: list[str], term: str) -> list[str]:
+    """``missing`` with ``term`` added, or merged into a term it continues ("DDPM
+    diffusion" and "diffusion models" make "DDPM diffusion models")."""
+    words = term.split()
+    for k, old in enumerate(missing):
+        have = old.split()
+        for n in range(min(len(have), len(words)), 0, -1):
+            if [w.lower() for w in have[-n:]] == [w.lower() for w in words[:n]]:
+                return missing[:k] + [" ".join(have + words[n:])] + missing[k + 1:]
+        if term.lower() in old.lower():
+            return missing
+    return missing + [term]

@@ -157,7 +157,7 @@ def vocab(index):
     ("whats a gru and why doesnt it need a cell state", {}, ()),
     # a name written as an acronym or with a capital inside is a term, whatever English word
     # it spells ("rope", "kv"); said with the unknown word beside it (a walkthrough's misses)
-    ("How does rotary positional embedding (RoPE) work?", {}, ("RoPE",)),
+    ("How does rotary positional embedding (RoPE) work?", {}, ("RoPE", "rotary positional embedding")),
     ("What is the KV cache in transformer inference?", {}, ("KV cache",)),
     ("How does LoRA fine-tuning work?", {}, ("LoRA",)),
     ("fp16 vs bf16", {}, ("fp16", "bf16")),  # two terms stay two
@@ -173,6 +173,19 @@ def vocab(index):
     ("What is BiLSTM?", {}, ()),
     # chat interjections are not topics
     ("how do autoencoders work lol", {}, ()),
+    # an English noun the corpus never writes, before a generic head noun, names a thing
+    # the sources lack; joined with a missing acronym beside it
+    ("how do diffusion models generate images from noise", {}, ("diffusion models",)),
+    ("how does flash attention make transformers faster", {}, ("flash attention",)),
+    ("how do graph neural networks pass messages between nodes", {}, ("graph neural networks",)),
+    ("what is the lottery ticket hypothesis", {}, ("lottery ticket hypothesis",)),
+    ("what does the noise schedule do in DDPM diffusion models", {}, ("DDPM diffusion models",)),
+    # ... but an adjective, adverb, participle or verb before one describes
+    ("why cnn good for images and not plain dense layers", {}, ()),
+    ("can plain feedforward layers with one wide hidden layer approximate any function", {}, ()),
+    ("Stopping training once validation loss stops improving", {}, ()),
+    ("What is a Boltzmann-type energy based network?", {}, ()),
+    ("why do we need non-linear activations, couldn't we just stack linear layers", {}, ()),
     # a 1,000-letter "word" is neither corrected nor slow
     ("x" * 1000, {}, ("x" * 1000,)),
 ])
