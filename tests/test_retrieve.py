@@ -114,6 +114,33 @@ def test_a_description_whose_passage_stands_out_is_not_refused(pipeline):
     assert any(title in (h.passage.title or "") for h in res.hits)
 
 
+@pytest.mark.parametrize("question,title", [
+    # the exact phrase "squared gradients" is only in the optimizers' passage; the cosines
+    # put gradient descent first
+    ("an optimizer that adapts the step for each parameter using past squared gradients",
+     "Explain Adagrad, RMSProp and Adam Optimizer."),
+    # "batch size", not "batch normalization"
+    ("what happens if batch size is too large", "Difference between Batch Gradient Descent"),
+])
+def test_a_rare_phrase_written_word_for_word_lifts_its_passage(pipeline, question, title):
+    res = pipeline.search(question)
+    assert title in res.hits[0].passage.title
+    # ... by the phrase: without its weight another passage leads
+    from dataclasses import replace
+
+    params = pipeline.retriever.params
+    pipeline.retriever.params = replace(params, phrase_weight=0.0)
+    try:
+        assert title not in pipeline.search(question).hits[0].passage.title
+    finally:
+        pipeline.retriever.params = params
+
+
+def test_a_phrase_alone_does_not_make_an_off_topic_question_stand_out(pipeline):
+    # "new task" is a rare corpus phrase, but no evidence the sources explain forgetting
+    assert pipeline.search("what is catastrophic forgetting when a model learns a new task").refused
+
+
 @pytest.mark.parametrize("question", ["how do decision trees choose a split", "What is a B-tree index in a database?",
                                       "what is teacher forcing when training sequence models"])
 def test_an_off_topic_question_near_no_passage_in_particular_stays_refused(pipeline, question):
