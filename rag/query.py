@@ -311,6 +311,8 @@ class QueryPlan:
     unknown: tuple[str, ...] = ()
 
 
+_ASK_WORD_EARLY = (r"(?:how|why|when|what|whats|what's|which|where|who|is|are|does|do|did|can|could|should|would|"
+                   r"will|explain|describe|define|compare|tell|list|give|name)")
 _LEAD = r"(?:(?:so|and|but|ok|okay)\s+)?(?:(?:what|whats|what's|wat)\s+(?:is|are|s)?\s*(?:the\s+)?|(?:can you\s+|please\s+)?(?:explain|describe|tell me)\s+(?:the\s+)?|)"
 _PATTERNS = [
     re.compile(_LEAD + r"(?:main\s+|key\s+)?(?:difference|differences|diffrence|diff|distinction)s?\s+(?:between|of)\s+(?P<x>.+?)\s+(?:and|&|vs\.?|versus|from)\s+(?P<y>.+?)$", re.I),
@@ -321,6 +323,12 @@ _PATTERNS = [
     re.compile(r"^(?P<x>\S+(?:\s+\S+){0,2})\s+or\s+(?P<y>\S+(?:\s+\S+){0,2})$", re.I),
     re.compile(r"^(?:what\s+(?:is|are)|whats|what's|define|explain|describe)\s+(?P<x>[^,]+?)\s+and\s+(?P<y>[^,]+?)$", re.I),
 ]
+# A question that opens with two short names and asks nothing else first: "stride and
+# padding in conv layers", "l1 and l2 regularization?", "overfitting and underfitting -
+# how do I tell which one my model has?" (tried on the question's first clause only: a
+# later "X and Y" lists examples of something named before it).
+_NAME_PAIR = re.compile(r"^(?!" + _ASK_WORD_EARLY + r"\b)(?P<x>[^\s,]+(?:\s+[^\s,]+){0,2})\s+(?:and|&)\s+"
+                        r"(?P<y>[^,]+?)$", re.I)
 _TAIL = re.compile(r"\s*[?.!]+\s*$")
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 MAX_PART_WORDS = 6  # a longer "part" is a clause, not a named concept
@@ -345,10 +353,15 @@ def split_parts(question: str) -> tuple[str, ...]:
         return parts
     # A comparison followed or preceded by a clause of its own: "sgd or adam - which one
     # should I pick", "RNN vs CNN, when do you use which", "in transfer learning: X vs Y".
-    for clause in _CLAUSE.split(q):
+    clauses = _CLAUSE.split(q)
+    for clause in clauses:
         parts = _split_clause(_TAIL.sub("", clause.strip()))
         if parts:
             return parts
+    first = _TAIL.sub("", clauses[0].strip()) if clauses else ""
+    m = _NAME_PAIR.match(first)
+    if m and not _LEANS.search(m.group("y")):  # "ROC curve and area under it" asks about one thing
+        return _split_clause(first, m)
     return ()
 
 
@@ -373,10 +386,10 @@ _AFTER = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|" + _STOP_MARK + r"|,\s+(?=(?:
                     r"|\s+(?=(?:when|whenever|if|while|because|since|unless|given|especially)\s)", re.I)
 
 
-def _split_clause(q: str) -> tuple[str, ...]:
-    """The parts of one clause that is wholly a comparison, or ()."""
-    for pattern in _PATTERNS:
-        m = pattern.match(q)
+def _split_clause(q: str, matched: re.Match | None = None) -> tuple[str, ...]:
+    """The parts of one clause that is wholly a comparison, or () (``matched``: the
+    clause already matched by another pattern)."""
+    for m in ([matched] if matched else (p.match(q) for p in _PATTERNS)):
         if not m:
             continue
         # A clause before the comparison or after it is no part of it: "transfer learning:

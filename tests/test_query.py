@@ -51,6 +51,17 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
     # ... and a question's own lead is not part of its first thing
     ("What is an epoch vs an iteration vs a batch?", ("epoch", "iteration", "batch")),
     ("What is the trade-off between the learning rate being too high and the model failing to converge at all?", ()),
+    # a fragment that opens with two names (a blind batch's "stride and padding" was answered
+    # about stride alone)
+    ("stride and padding in conv layers", ("stride", "padding in conv layers")),
+    ("overfitting and underfitting - how do I tell which one my model has?", ("overfitting", "underfitting")),
+    # ... but not a second ask, a phrase leaning on the first name, properties, nor
+    # examples listed after a comma
+    ("overfitting and how to fix it", ()),
+    ("ROC curve and area under it", ()),
+    ("pros and cons of dropout", ()),
+    ("making extra pictures by flipping, rotating and cropping the ones you have", ()),
+    ("Explain Adagrad, RMSProp and Adam Optimizer.", ()),
 ])
 def test_split_parts(question, parts):
     assert split_parts(question) == parts
