@@ -42,7 +42,8 @@ _FRAME = frozenset(
     kind kinds type types way ways thing things happen happens help helps name names called idea concept
     concepts basic simple short brief briefly understand know best better pros cons advantage advantages
     disadvantage disadvantages benefit benefits problem problems issue issues solve solved deal handle
-    mitigate prevent avoid reduce improve choose pick common interview question answer answers say says
+    mitigate prevent avoid reduce improve fix fixes fixing fixed cure remedy remedies sign signs symptom
+    symptoms choose pick common interview question answer answers say says
     doing done get gets got make makes made really actually please exactly mainly generally""".split()
     # contractions typed without their apostrophe ("so they dont explode")
     + """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent
@@ -360,7 +361,8 @@ def split_parts(question: str) -> tuple[str, ...]:
             return parts
     first = _TAIL.sub("", clauses[0].strip()) if clauses else ""
     m = _NAME_PAIR.match(first)
-    if m and not _LEANS.search(m.group("y")):  # "ROC curve and area under it" asks about one thing
+    # "ROC curve and area under it" asks about one thing; "smaller and smaller" intensifies
+    if m and not _LEANS.search(m.group("y")) and m.group("x").split()[-1].lower() != m.group("y").split()[0].lower():
         return _split_clause(first, m)
     return ()
 

@@ -172,6 +172,16 @@ def test_retrievals_best_passage_leads_the_prompt_when_it_shares_few_words(pipel
     assert any("explosion" in p.title.lower() for p in chosen[1:])
 
 
+def test_asking_for_a_remedy_is_no_word_a_passage_must_share(pipeline):
+    """"fix" and "signs" frame the ask like "prevent": in a blind batch the quotes for
+    "overfiting signs and how to fix it" held only the one sentence of 003's near-empty
+    passage, since the passages on preventing overfitting share neither word."""
+    from rag.context import answer_passages
+
+    titles = [p.title for p, _ in answer_passages(pipeline.search("overfiting signs and how to fix it"))]
+    assert any("prevent overfitting" in t for t in titles), titles
+
+
 def test_a_hollow_best_passage_lets_no_unrelated_one_lead(pipeline):
     """003 lists "What is BiRNN and BiLSTM?" with nothing under it; the passages below it
     (LSTM, gradient clipping) share no word of the question and are not an answer."""

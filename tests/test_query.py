@@ -59,6 +59,7 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
     # examples listed after a comma
     ("overfitting and how to fix it", ()),
     ("ROC curve and area under it", ()),
+    ("gradients getting smaller and smaller in the early layers, how do I fix that", ()),
     ("pros and cons of dropout", ()),
     ("making extra pictures by flipping, rotating and cropping the ones you have", ()),
     ("Explain Adagrad, RMSProp and Adam Optimizer.", ()),
