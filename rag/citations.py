@@ -27,10 +27,11 @@ from functools import lru_cache
 import numpy as np
 
 from rag.context import headed_claims
+from rag.keyword import _STOP as _KEYWORD_STOP
 from rag.keyword import tokenize as _stems
 from rag.query import _WORD, american, is_technical
 from rag.records import Citation, LeftOut, Passage, SentenceSupport, cited_text
-from rag.text import in_order, is_header_row, split_sentences, table_sentences
+from rag.text import in_order, is_header_row, is_legend, split_sentences, table_sentences
 
 
 def _root(stem: str) -> str:
@@ -554,6 +555,8 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
         return ""
     if _FRAGMENT.search(sentence) or _LEAD_IN.search(sentence) or _verbless(sentence) or is_header_row(sentence):
         return "a fragment, not a claim"  # "The layers of a neural network are." states nothing
+    if is_legend(sentence):
+        return "a formula's legend, not a claim"  # "Where Θ – is the parameter vector, …"
     if sentence.rstrip().endswith("?"):
         return "a question, not a claim"  # a passage's title copied as if it were an answer
     if _copies_a_row(toks, passage):
@@ -592,6 +595,9 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
     for n in _NUMBER.findall(sentence):
         if n not in said and not (n in _NUMBER_WORDS and re.search(rf"\b{_NUMBER_WORDS[n]}\b", said, re.I)):
             return f"the number {n} is not in the passage"
+    example = _unlisted_example(sentence, ev, asked)
+    if example:
+        return f"“{example}” is not in this passage"
     claim = toks - asked
     core = claim - _GLUE
     if not claim or (asked and not core):
@@ -649,6 +655,36 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
             if max(beside, default=0.0) < NAMED_DESCRIPTION:
                 return "the passage does not give this name to what was described"
     return ""
+
+
+# "techniques like batch normalization or weight decay": what a sentence gives as examples
+# are named things, and one its passage does not write is outside knowledge however many
+# of the sentence's other words the passage holds. ("like" only after a plural noun:
+# "behaves like a linear model" compares, it does not list.)
+_EXAMPLES = re.compile(r"(?:\b\w{3,}s\s+like|\bsuch as|\bincluding|\bincludes?|\be\.g\.,?|\bfor example,?)\s+"
+                       r"([^.;:!?()]+)", re.I)
+_EXAMPLES_END = re.compile(r"\s+(?:can|could|may|might|will|would|should|is|are|was|were|to|which|that|who|where|"
+                           r"when|because|help|helps|in order)\b", re.I)
+_ITEMS = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|as well as)\s+", re.I)
+MAX_EXAMPLE_WORDS = 4  # a longer "item" is a clause, not a name
+
+
+def _unlisted_example(sentence: str, ev: Evidence, asked: set[str]) -> str | None:
+    """An example the sentence lists ("such as dropout and weight decay") that its
+    passage does not write, or None."""
+    for m in _EXAMPLES.finditer(sentence):
+        items = _ITEMS.split(_EXAMPLES_END.split(m.group(1), maxsplit=1)[0])
+        for item in items:
+            item = item.strip()
+            if not item or len(item.split()) > MAX_EXAMPLE_WORDS or any(w in _KEYWORD_STOP for w in item.lower().split()):
+                continue  # a clause or a description ("sensitivity to outliers"), not a name
+            for word in _WORD.findall(item.lower()):
+                stems = _words(word) - asked - _GLUE
+                # ("sensitivity" where the passage writes "sensitive" is the same word)
+                if stems and not stems <= ev.tokens and not _compound_in(word, ev) \
+                        and not _compound_in(word[:max(6, len(word) - 4)], ev):
+                    return item
+    return None
 
 
 _SENT_LABEL = re.compile(r"^\s*[^:.!?]{1,60}:\s+(?=\S)")
@@ -985,14 +1021,20 @@ def keep_supported(checked: CheckedAnswer) -> CheckedAnswer:
     by_n = {c.n: c for c in checked.citations}
     order: dict[int, int] = {}
     kept = []
-    said: list[set[str]] = []
-    for s in checked.sentences:
-        if not (s.supported and s.cites):
+    shown = [s for s in checked.sentences if s.supported and s.cites]
+    words = [set(tokenize(s.text)) for s in shown]
+
+    # Fuller sentences first, so a sentence said again more fully later goes, not the
+    # fuller one ("The generator and discriminator are trained simultaneously …" before
+    # "GANs consist of two networks: a generator and a discriminator, which are trained
+    # simultaneously …"); of two alike, the earlier stays.
+    unique: list[int] = []
+    for i in sorted(range(len(shown)), key=lambda i: (-len(words[i]), i)):
+        if not words[i] or not any(len(words[i] & words[j]) >= REPEAT_SHARE * len(words[i]) for j in unique):
+            unique.append(i)
+    for i, s in enumerate(shown):
+        if i not in unique:
             continue
-        words = set(tokenize(s.text))
-        if words and any(len(words & before) >= REPEAT_SHARE * len(words) for before in said):
-            continue
-        said.append(words)
         new = tuple(order.setdefault(n, len(order) + 1) for n in s.cites)
         kept.append(SentenceSupport(s.text, new, True, s.support))
     citations = tuple(Citation(new, by_n[old].passage, by_n[old].quote) for old, new in order.items())

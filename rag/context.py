@@ -23,7 +23,7 @@ from functools import lru_cache
 from rag.keyword import tokenize
 from rag.query import _FRAME, split_asks
 from rag.records import Passage, SearchResult
-from rag.text import announces, is_header_row, split_sentences, table_sentences
+from rag.text import announces, is_header_row, is_legend, split_sentences, table_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "leans_back", "heading_items",
@@ -132,8 +132,8 @@ def heading_items(text: str) -> list[str]:
 
 def is_claim(sentence: str) -> bool:
     """A sentence that says something: three content words, and not a bare sub-heading."""
-    if len(tokenize(sentence)) < 3 or is_header_row(sentence):
-        return False  # a table's header row names columns: nothing to quote or grade
+    if len(tokenize(sentence)) < 3 or is_header_row(sentence) or is_legend(sentence):
+        return False  # a table's header row names columns, a legend a formula's symbols: nothing to quote or grade
     return bool(re.search(r"[.!?]['\")]*$", sentence.strip())) or len(sentence.split()) > _HEADING_WORDS
 
 

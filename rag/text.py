@@ -61,6 +61,17 @@ def is_header_row(line: str) -> bool:
     return len(words) >= 3 and all(_HEADER_WORD.match(w) for w in words)
 
 
+# "Where Θ – is the parameter vector, α – learning rate, …", "… (D & G) where – G =
+# “Generative” network.": the symbols of a formula the text does not show.
+_LEGEND = re.compile(r"^\s*where\b(?!.*\?\s*$)|\bwhere\s*[–—-]\s", re.I)
+
+
+def is_legend(sentence: str) -> bool:
+    """Whether a sentence explains a formula's symbols ("Where Θ – is the parameter
+    vector …"): without the formula it says nothing a reader can use."""
+    return bool(_LEGEND.search(sentence))
+
+
 MIN_TABLE_ROWS = 2  # a title over one unpunctuated line is a heading and its item, not a table
 
 

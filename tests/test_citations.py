@@ -349,6 +349,21 @@ def test_a_sentence_the_answer_already_said_is_kept_once(index):
     assert kept.text.count("Dropout is a regularization") == 1 and [c.n for c in kept.citations] == [1]
 
 
+def test_a_sentence_said_again_more_fully_later_is_kept_once(index):
+    """A blind batch's GAN answer: "The generator and discriminator are trained
+    simultaneously …" and then the passage's fuller sentence that says it too; the
+    fuller one stays."""
+    from rag.citations import keep_supported
+
+    text = ("Dropout prevents overfitting in neural networks. [1] "
+            "Dropout is a regularization technique used to prevent overfitting in neural networks. [1]")
+    checked = check_citations(text, P, index.encoder, VOCAB)
+    assert all(s.supported for s in checked.sentences)
+    kept = keep_supported(checked)
+    assert [s.text for s in kept.sentences] == [
+        "Dropout is a regularization technique used to prevent overfitting in neural networks."]
+
+
 def test_a_copied_sentence_is_cited_to_the_passage_it_was_copied_from(index):
     """A walkthrough's "Backpropagation is the main way neural networks learn. [3]": the
     sentence is Nathan Rosidi's, word for word, but cited to a Multisoft passage that says
@@ -583,3 +598,48 @@ def test_an_it_claim_of_the_sub_heading_a_left_out_sentence_names_stays(pipeline
     checked = check_citations(reply, [p], pipeline.index.encoder, pipeline.retriever.vocab,
                               "how does adam optimzer work")
     assert [s.supported for s in checked.sentences] == [False, True]
+
+
+VANISHING = passage(33, "What is the vanishing gradient problem and how can it be mitigated?",
+                    "The vanishing gradient problem occurs when the gradients become very small during "
+                    "backpropagation. It can be mitigated by using activation functions like ReLU, which maintain "
+                    "larger gradients. Other techniques include using batch normalization, gradient clipping, and "
+                    "initializing weights carefully.")
+
+
+@pytest.mark.parametrize(("sentence", "supported"), [
+    # a blind batch's sentence: every word of it is in the passage but one example it lists
+    ("To deal with vanishing gradients, techniques like batch normalization or weight decay can be used.", False),
+    ("Techniques such as gradient clipping and dropout help against vanishing gradients.", False),
+    # the passage's own examples, in another order or another list
+    ("To deal with vanishing gradients, techniques like batch normalization or gradient clipping can be used.", True),
+    ("Other techniques include using batch normalization, gradient clipping, and initializing weights carefully.",
+     True),
+    # "like" after a verb compares, it lists nothing
+    ("Vanishing gradients make backpropagation behave like learning stalls.", None),
+])
+def test_an_example_the_passage_does_not_name_fails(sentence, supported):
+    from rag.citations import _evidence, _unlisted_example, unsupported_reason
+
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [VANISHING]])
+    why = unsupported_reason(sentence, VANISHING, vocab, question="how to deal with vanishing gradients")
+    if supported is None:
+        assert _unlisted_example(sentence, _evidence(VANISHING), set()) is None
+    else:
+        assert (why == "") is supported, why
+        assert supported or "is not in this passage" in why
+
+
+def test_a_formulas_legend_is_no_claim():
+    """Copied from under a formula the answer does not show, "Where Θ – is the parameter
+    vector …" tells a reader nothing; it is neither quoted nor kept."""
+    from rag.citations import unsupported_reason
+    from rag.context import is_claim
+
+    gd = passage(34, "What is Gradient Descent?", "Gradient descent minimises a cost function. Θ = Θ − α∇J(Θ). "
+                 "Where Θ – is the parameter vector, α – learning rate, J(Θ) – is a cost function.")
+    legend = "Where Θ – is the parameter vector, α – learning rate, J(Θ) – is a cost function."
+    assert not is_claim(legend)
+    assert "legend" in unsupported_reason(legend, gd)
+    assert not is_claim("GANs consist of two networks (D & G) where – G = “Generative” network.")
+    assert is_claim("Dropout is used where data is scarce and the network is large.")
