@@ -659,31 +659,53 @@ def unsupported_reason(sentence: str, passage: Passage, vocab=None, evidence: Ev
 
 # "techniques like batch normalization or weight decay": what a sentence gives as examples
 # are named things, and one its passage does not write is outside knowledge however many
-# of the sentence's other words the passage holds. ("like" only after a plural noun:
-# "behaves like a linear model" compares, it does not list.)
-_EXAMPLES = re.compile(r"(?:\b\w{3,}s\s+like|\bsuch as|\bincluding|\bincludes?|\be\.g\.,?|\bfor example,?)\s+"
+# of the sentence's other words the passage holds. ("like" only after a plural noun that
+# is no verb: "acts like a regularizer" compares, it does not list.)
+_EXAMPLES = re.compile(r"(?:\b(\w{3,}s)\s+like|\bsuch as|\bincluding|\bincludes?|\beg\b,?|\bfor example,?)\s+"
                        r"([^.;:!?()]+)", re.I)
+_LIKE_VERBS = frozenset("acts behaves functions works looks seems sounds feels operates performs reads "
+                        "serves trains learns does".split())
 _EXAMPLES_END = re.compile(r"\s+(?:can|could|may|might|will|would|should|is|are|was|were|to|which|that|who|where|"
                            r"when|because|help|helps|in order)\b", re.I)
-_ITEMS = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|as well as)\s+", re.I)
+_LAST_ITEM = re.compile(r"\s*,?\s+(?:and|or|as well as)\s+", re.I)
 MAX_EXAMPLE_WORDS = 4  # a longer "item" is a clause, not a name
+
+
+def _example_items(sentence: str) -> list[str]:
+    """The names a sentence lists as examples: the pieces before its "and"/"or", and the
+    first word of the one after it unless the list visibly ends ("… or weight decay can
+    be used"); without "and"/"or", the one name before any comma."""
+    text = re.sub(r"\b(?:e\.g|i\.e)\.", "eg", sentence, flags=re.I)
+    items: list[str] = []
+    for m in _EXAMPLES.finditer(text):
+        if m.group(1) and m.group(1).lower() in _LIKE_VERBS:
+            continue
+        tail = m.group(2)
+        ended = _EXAMPLES_END.split(tail, maxsplit=1)
+        closed = len(ended) > 1
+        tail = ended[0]
+        joined = _LAST_ITEM.split(tail, maxsplit=1)
+        if len(joined) == 1:
+            items.append(tail.split(",")[0])
+            continue
+        items.extend(joined[0].split(","))
+        last = joined[1].split(",")[0]
+        items.append(last if closed else " ".join(last.split()[:1]))
+    return [i.strip() for i in items if i.strip()]
 
 
 def _unlisted_example(sentence: str, ev: Evidence, asked: set[str]) -> str | None:
     """An example the sentence lists ("such as dropout and weight decay") that its
     passage does not write, or None."""
-    for m in _EXAMPLES.finditer(sentence):
-        items = _ITEMS.split(_EXAMPLES_END.split(m.group(1), maxsplit=1)[0])
-        for item in items:
-            item = item.strip()
-            if not item or len(item.split()) > MAX_EXAMPLE_WORDS or any(w in _KEYWORD_STOP for w in item.lower().split()):
-                continue  # a clause or a description ("sensitivity to outliers"), not a name
-            for word in _WORD.findall(item.lower()):
-                stems = _words(word) - asked - _GLUE
-                # ("sensitivity" where the passage writes "sensitive" is the same word)
-                if stems and not stems <= ev.tokens and not _compound_in(word, ev) \
-                        and not _compound_in(word[:max(6, len(word) - 4)], ev):
-                    return item
+    for item in _example_items(sentence):
+        if len(item.split()) > MAX_EXAMPLE_WORDS or any(w in _KEYWORD_STOP for w in item.lower().split()):
+            continue  # a clause or a description ("sensitivity to outliers"), not a name
+        for word in _WORD.findall(item.lower()):
+            stems = _words(word) - asked - _GLUE
+            # ("sensitivity" where the passage writes "sensitive" is the same word)
+            if stems and not stems <= ev.tokens and not _compound_in(word, ev) \
+                    and not _compound_in(word[:max(6, len(word) - 4)], ev):
+                return item
     return None
 
 
@@ -1029,12 +1051,15 @@ def keep_supported(checked: CheckedAnswer) -> CheckedAnswer:
     # "GANs consist of two networks: a generator and a discriminator, which are trained
     # simultaneously …"); of two alike, the earlier stays.
     unique: list[int] = []
+    place = list(range(len(shown)))  # where each kept sentence is said: first where it was said
     for i in sorted(range(len(shown)), key=lambda i: (-len(words[i]), i)):
-        if not words[i] or not any(len(words[i] & words[j]) >= REPEAT_SHARE * len(words[i]) for j in unique):
+        fuller = [j for j in unique if words[i] and len(words[i] & words[j]) >= REPEAT_SHARE * len(words[i])]
+        if fuller:
+            place[fuller[0]] = min(place[fuller[0]], i)  # (a later "In summary, …" takes the first's place)
+        else:
             unique.append(i)
-    for i, s in enumerate(shown):
-        if i not in unique:
-            continue
+    for i in sorted(unique, key=lambda i: (place[i], i)):
+        s = shown[i]
         new = tuple(order.setdefault(n, len(order) + 1) for n in s.cites)
         kept.append(SentenceSupport(s.text, new, True, s.support))
     citations = tuple(Citation(new, by_n[old].passage, by_n[old].quote) for old, new in order.items())

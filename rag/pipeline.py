@@ -86,8 +86,12 @@ class Pipeline:
         name = resolve_generator(generator, self.settings)
         if result.refused:
             # a question that names a thing the sources lack ("diffusion models") is not
-            # named again: the model would map it to the nearest thing they hold ("GAN")
-            named = self._search_named(result, name) if name != "extractive" and not result.missing else None
+            # named again: the model would map it to the nearest thing they hold ("GAN");
+            # a description with an odd word ("the s-shaped function …") still is
+            from rag.query import is_named_thing
+
+            lacks = any(is_named_thing(t) for t in result.missing)
+            named = self._search_named(result, name) if name != "extractive" and not lacks else None
             if named is None:
                 return refusal(result.question, name)
             answer = self.answer(named, generator=name, on_token=on_token)

@@ -31,7 +31,7 @@ from pathlib import Path
 from rag.keyword import _STOP, tokenize
 
 __all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "split_asks", "share_head", "rare_phrases",
-           "is_technical", "written_as_term"]
+           "is_technical", "written_as_term", "is_named_thing"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # Words that frame a question rather than name its subject; never a missing topic.
@@ -42,7 +42,7 @@ _FRAME = frozenset(
     kind kinds type types way ways thing things happen happens help helps name names called idea concept
     concepts basic simple short brief briefly understand know best better pros cons advantage advantages
     disadvantage disadvantages benefit benefits problem problems issue issues solve solved deal handle
-    mitigate prevent avoid reduce improve fix fixes fixing fixed cure remedy remedies sign signs symptom
+    mitigate prevent avoid reduce improve fix fixes fixing cure remedy remedies sign signs symptom
     symptoms choose pick common interview question answer answers say says
     doing done get gets got make makes made really actually please exactly mainly generally""".split()
     # contractions typed without their apostrophe ("so they dont explode")
@@ -328,7 +328,7 @@ _PATTERNS = [
 # padding in conv layers", "l1 and l2 regularization?", "overfitting and underfitting -
 # how do I tell which one my model has?" (tried on the question's first clause only: a
 # later "X and Y" lists examples of something named before it).
-_NAME_PAIR = re.compile(r"^(?!" + _ASK_WORD_EARLY + r"\b)(?P<x>[^\s,]+(?:\s+[^\s,]+){0,2})\s+(?:and|&)\s+"
+_NAME_PAIR = re.compile(r"^(?!" + _ASK_WORD_EARLY + r"\b)(?P<x>[^\s,]+(?:\s+[^\s,]+)?)\s+(?:and|&)\s+"
                         r"(?P<y>[^,]+?)$", re.I)
 _TAIL = re.compile(r"\s*[?.!]+\s*$")
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
@@ -361,10 +361,21 @@ def split_parts(question: str) -> tuple[str, ...]:
             return parts
     first = _TAIL.sub("", clauses[0].strip()) if clauses else ""
     m = _NAME_PAIR.match(first)
+    if not m:
+        return ()
+    x = m.group("x").split()
+    if any(w.lower() in _STOP for w in x):
+        return ()  # "dropout at train and test time", "my model overfits and …"
+    y = _AFTER.split(m.group("y"), maxsplit=1)[0]
+    name = []
+    for w in y.split():  # the second name ends where its context begins ("padding in conv layers")
+        if w.lower() in _STOP or _PREPOSITION.match(w):
+            break
+        name.append(w)
     # "ROC curve and area under it" asks about one thing; "smaller and smaller" intensifies
-    if m and not _LEANS.search(m.group("y")) and m.group("x").split()[-1].lower() != m.group("y").split()[0].lower():
-        return _split_clause(first, m)
-    return ()
+    if not name or len(name) > MAX_HEAD_WORDS or _LEANS.search(y) or x[-1].lower() == name[0].lower():
+        return ()
+    return _split_clause(f"{' '.join(x)} vs {' '.join(name)}")
 
 
 _ASKING = frozenset("whats what's what which why how difference differences diff".split())
@@ -385,13 +396,17 @@ _AFTER = re.compile(r"\s+[-–—]+\s+|\s*[;:]\s+|" + _STOP_MARK + r"|,\s+(?=(?:
                     r"should|would|and\s+why|or\s+what)\b)"
                     # a clause of circumstance ends a name without a comma: "relu vs gelu when
                     # training a transformer", "group norm vs batch norm if my batch is tiny"
-                    r"|\s+(?=(?:when|whenever|if|while|because|since|unless|given|especially)\s)", re.I)
+                    r"|\s+(?=(?:when|whenever|if|while|because|since|unless|given|especially)\s)"
+                    # a second ask typed without a comma: "batch norm vs layer norm which one for
+                    # transformers", "vanishing vs exploding gradients and how to deal with both"
+                    r"|\s+(?=which\b)|\s+(?=how\s+(?:to|do|does|is|are|can|should|would)\b)"
+                    r"|\s+(?=and\s+(?:how|why|what|when|which)\b)", re.I)
 
 
-def _split_clause(q: str, matched: re.Match | None = None) -> tuple[str, ...]:
-    """The parts of one clause that is wholly a comparison, or () (``matched``: the
-    clause already matched by another pattern)."""
-    for m in ([matched] if matched else (p.match(q) for p in _PATTERNS)):
+def _split_clause(q: str) -> tuple[str, ...]:
+    """The parts of one clause that is wholly a comparison, or ()."""
+    for pattern in _PATTERNS:
+        m = pattern.match(q)
         if not m:
             continue
         # A clause before the comparison or after it is no part of it: "transfer learning:
@@ -577,45 +592,67 @@ _VERB_CONTEXT = frozenset("i we you they he she it to just also not never".split
 _PARTICIPLE = re.compile(r"(?:ly|ed|ing)$")
 
 
-def _names_a_thing(word: str) -> bool:
+def _names_a_thing(word: str, after_content: bool) -> bool:
     """Whether ``word`` (lower case) can be a noun and is neither an adverb ("once"), a
     participle, nor an adjective that grades ("plain", "plainer"; "rotary" does not), by
-    the lemminflect lexicon; a word it does not know counts as a noun."""
+    the lemminflect lexicon; a word it does not know counts as a noun. After a content
+    word, a word that can be a verb is taken for one ("does momentum boost deep
+    networks"): the subject came first."""
     if _PARTICIPLE.search(word):
         return False
-    # loaded only for a candidate (~0.4 s the first time)
-    from lemminflect import getAllInflections, getAllLemmas
-
+    try:  # loaded only for a candidate (~0.4 s the first time)
+        from lemminflect import getAllInflections, getAllLemmas
+    except ImportError:  # (a declared dependency; without it nothing is called missing this way)
+        return False
     kinds = set(getAllLemmas(word))
     if not kinds:
         return True
     if "ADJ" in kinds and "JJR" in getAllInflections(word, upos="ADJ"):
         return False
+    if after_content and "VERB" in kinds:
+        return False
     return "NOUN" in kinds and "ADV" not in kinds
+
+
+# Before these the thing is the asker's own ("my toy model"), not a named technique.
+_POSSESSIVE = frozenset("my our your his her their".split())
+_BREAK = re.compile(r"[^\w\s'’-]")  # punctuation between two words ("… spam. Models …")
 
 
 def _named_with_head(question: str, unknown: list[str], technical: list[str]) -> list[str]:
     """Names of things the corpus lacks, written as an unknown noun before a generic head
-    noun, with at most one word between ("graph neural networks"): see ``_HEADS``."""
+    noun, with at most one word between and no punctuation ("graph neural networks"):
+    see ``_HEADS``."""
     plain = {w.lower() for w in unknown} - {t.lower() for t in technical}
     if not plain:
         return []
-    words = _WORD.findall(question)
+    found = list(_WORD.finditer(question))
+    words = [m.group(0) for m in found]
     low = [w.lower() for w in words]
     out = []
     for i, w in enumerate(low):
-        if w not in plain or w in _FRAME or w in _STOP or (i and low[i - 1] in _VERB_CONTEXT):
+        before = low[i - 1] if i else ""
+        if w not in plain or w in _FRAME or w in _STOP or before in _VERB_CONTEXT or before in _POSSESSIVE:
             continue
         for j in (i + 1, i + 2):
-            if j >= len(low):
+            if j >= len(low) or _BREAK.search(question[found[j - 1].end():found[j].start()]):
                 break
             if low[j] in _HEADS:
-                if _names_a_thing(w):
+                content_before = bool(before) and before not in _STOP and before not in _FRAME
+                if _names_a_thing(w, content_before):
                     out.append(" ".join(words[i:j + 1]))
                 break
             if low[j] in _STOP or low[j] in _FRAME or _PARTICIPLE.search(low[j]):
                 break
     return out
+
+
+def is_named_thing(term: str) -> bool:
+    """Whether a missing term names a thing by a generic head noun ("diffusion models",
+    "flash attention"), as ``_named_with_head`` finds them, rather than a single word
+    ("softmax") or a description ("s-shaped")."""
+    words = term.lower().split()
+    return len(words) >= 2 and words[-1] in _HEADS
 
 
 def _joined(missing: list[str], term: str) -> list[str]:

@@ -7,10 +7,13 @@ Signals per passage:
   nearest of its aliases (other ways to ask for it, written at ingest: ``ingest.expand``);
 - ``keyword``: BM25 over titles plus BM25 over answers, divided by the query's best.
 
-- ``phrase``: the share of the question's rare corpus phrases the passage writes word
-  for word ("batch size", "squared gradients"), weight 0.2 (``RetrievalParams``).
+- ``phrase``: the share of the question's rare corpus phrases (adjacent content-word
+  stems, ``rag.query.rare_phrases``: "batch size", "squared gradients") that the
+  passage's title and answer also write side by side.
 
-Fused linearly: ``dense + 0.4 * title + 0.2 * keyword``, chosen on the tuning sets
+Fused linearly: ``dense + 0.4 * title + 0.2 * keyword`` (+ ``0.2 * phrase``, added
+later on the same tuning sets; it orders passages but is left out of the stand-out
+test below), chosen on the tuning sets
 (odd dev ids and ``eval/tune.jsonl``; a plateau: alias-title weight 0.4-0.6 with keyword
 0.15-0.2). The first weights (0.3 / 0.1, chosen on the whole dev set before aliases
 existed) beat reciprocal rank fusion of the same signals (hit@1 0.86) and each signal

@@ -61,9 +61,10 @@ def is_header_row(line: str) -> bool:
     return len(words) >= 3 and all(_HEADER_WORD.match(w) for w in words)
 
 
-# "Where Θ – is the parameter vector, α – learning rate, …", "… (D & G) where – G =
-# “Generative” network.": the symbols of a formula the text does not show.
-_LEGEND = re.compile(r"^\s*where\b(?!.*\?\s*$)|\bwhere\s*[–—-]\s", re.I)
+# "Where Θ – is the parameter vector, α – learning rate, …", "where f is the activation
+# function, …", "Where:": the symbols of a formula the text does not show ("Where
+# possible, …" and "Where the gradient is small, …" are claims).
+_LEGEND = re.compile(r"^\s*where\s*(?::\s*$|\S{1,3}\s*(?:[–—=,-]|\b(?:is|are|and|denotes?)\b))", re.I)
 
 
 def is_legend(sentence: str) -> bool:

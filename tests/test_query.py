@@ -51,15 +51,27 @@ from rag.query import Vocabulary, is_technical, plan_question, rare_phrases, spl
     # ... and a question's own lead is not part of its first thing
     ("What is an epoch vs an iteration vs a batch?", ("epoch", "iteration", "batch")),
     ("What is the trade-off between the learning rate being too high and the model failing to converge at all?", ()),
+    # a second ask typed without a comma ends the last part
+    ("batch norm vs layer norm which one for transformers", ("batch norm", "layer norm")),
+    ("what's the difference between vanishing and exploding gradients and how do you fix each",
+     ("vanishing", "exploding gradients")),
     # a fragment that opens with two names (a blind batch's "stride and padding" was answered
     # about stride alone)
-    ("stride and padding in conv layers", ("stride", "padding in conv layers")),
+    ("stride and padding in conv layers", ("stride", "padding")),
+    ("overfitting and underfitting and how to fix them", ("overfitting", "underfitting")),
+    ("bagging and boosting which one", ("bagging", "boosting")),
+    ("adam and sgd which converges faster", ("adam", "sgd")),
     ("overfitting and underfitting - how do I tell which one my model has?", ("overfitting", "underfitting")),
     # ... but not a second ask, a phrase leaning on the first name, properties, nor
     # examples listed after a comma
     ("overfitting and how to fix it", ()),
     ("ROC curve and area under it", ()),
     ("gradients getting smaller and smaller in the early layers, how do I fix that", ()),
+    # ... nor a clause, or a name with context before "and" (a second read's examples)
+    ("train loss drops and val loss rises", ()),
+    ("my model overfits and I don't know why", ()),
+    ("dropout at train and test time", ()),
+    ("dropout in CNNs and RNNs", ()),
     ("pros and cons of dropout", ()),
     ("making extra pictures by flipping, rotating and cropping the ones you have", ()),
     ("Explain Adagrad, RMSProp and Adam Optimizer.", ()),
@@ -193,7 +205,11 @@ def vocab(index):
     ("what is the lottery ticket hypothesis", {}, ("lottery ticket hypothesis",)),
     ("what does the noise schedule do in DDPM diffusion models", {}, ("DDPM diffusion models",)),
     # ... but an adjective, adverb, participle or verb before one describes
-    ("why cnn good for images and not plain dense layers", {}, ()),
+    ("why are plain dense layers bad for images", {}, ()),
+    # ... nor the asker's own thing, a verb after its subject, or words across punctuation
+    ("why does my toy model overfit", {}, ()),
+    ("does momentum boost deep networks", {}, ()),
+    ("I built a toy. Models keep failing", {}, ()),
     ("can plain feedforward layers with one wide hidden layer approximate any function", {}, ()),
     ("Stopping training once validation loss stops improving", {}, ()),
     ("What is a Boltzmann-type energy based network?", {}, ()),
