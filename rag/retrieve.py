@@ -94,7 +94,7 @@ class Signals:
     title: np.ndarray
     keyword: np.ndarray
     fused: np.ndarray
-    phrase: np.ndarray | None = None  # the rare-phrase bonus inside ``fused`` (RetrievalParams.phrase_weight)
+    phrase: np.ndarray | None = None  # the rare-phrase share (``fused`` holds it times RetrievalParams.phrase_weight)
 
 
 class Retriever:
@@ -174,8 +174,7 @@ class Retriever:
         p = self.params
         fused = dense + p.title_weight * title + p.keyword_weight * keyword
         if phrase is not None:
-            phrase = p.phrase_weight * phrase
-            fused = fused + phrase
+            fused = fused + p.phrase_weight * phrase
         return Signals(dense, title, keyword, fused, phrase)
 
     def mask(self, sources: tuple[str, ...] = (), include_boilerplate: bool = False) -> np.ndarray:
@@ -208,7 +207,7 @@ class Retriever:
             # the question as typed and as corrected (a wrong correction cannot hurt it).
             typed = self.signals(question)
             sig = self._fuse(np.maximum(sig.dense, typed.dense), np.maximum(sig.title, typed.title), sig.keyword,
-                             self._phrases(plan.search_text))
+                             sig.phrase)
         if not plan.parts:
             return replace(self.rank(question, sig, allowed, k, plan), sources=resolved)
         part_sigs = [self.signals(p) for p in plan.parts]
@@ -320,7 +319,7 @@ class Retriever:
         refused = best < self.params.refuse_below
         if refused and plan is not None and not parts and allowed.any():
             # (a question of one part: for "X vs Y" each part must be covered, below)
-            scores = (sig.fused if sig.phrase is None else sig.fused - sig.phrase)[allowed]
+            scores = (sig.fused if sig.phrase is None else sig.fused - self.params.phrase_weight * sig.phrase)[allowed]
             refused = float(scores.max() - np.median(scores)) < self.params.stands_out
         if refused and plan is not None and len(rare_phrases(plan.search_text, self.vocab)) > len(plan.unknown):
             # The corpus writes the question's rare phrases ("internal covariate shift")
