@@ -33,17 +33,27 @@ def refusal(question: str, generator: str, notices: tuple[str, ...] = ()) -> Ans
     return Answer(question, REFUSAL_TEXT, True, generator, notices=notices)
 
 
-def not_mentioned_text(terms: tuple[str, ...], listed: tuple[tuple[str, str], ...] = ()) -> str:
-    """The opening of an answer whose question names terms no source uses, or that a source
-    only lists as a heading with no answer (``listed``: term, that passage's reference)."""
+def not_mentioned_text(terms: tuple[str, ...], listed: tuple[tuple[str, str], ...] = (),
+                       named_in_list: tuple[tuple[str, str, str], ...] = ()) -> str:
+    """The opening of an answer whose question names terms no source uses, that a source
+    only lists as a heading with no answer (``listed``: term, that passage's reference),
+    or that a source names only as one item of a list (``named_in_list``: term, reference,
+    the sentence, quoted: it shows the name is all they say)."""
     where = dict(listed)
+    in_list = {t: (ref, sent) for t, ref, sent in named_in_list}
     out = []
-    unsaid = [t for t in terms if t not in where]
+    unsaid = [t for t in terms if t not in where and t not in in_list]
     if unsaid:
         out.append(f"The sources do not mention {' or '.join(f'“{t}”' for t in unsaid)}.")
     for t in terms:
+        said = []
         if t in where:
-            out.append(f"The sources do not explain “{t}”: {where[t]} lists it as a heading with no answer.")
+            said.append(f"{where[t]} lists it as a heading with no answer")
+        if t in in_list:
+            ref, sent = in_list[t]
+            said.append(f"{ref} only names it in a list (“{sent.strip()}”)")
+        if said:
+            out.append(f"The sources do not explain “{t}”: {', and '.join(said)}.")
     return " ".join(out)
 
 
@@ -85,12 +95,15 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     """
     if result.refused or not result.hits:
         return refusal(result.question, "extractive", notices)
-    quotes = quote_sentences(result, encoder)
     listed = tuple(x for x in result.listed if x[0] in missing)
+    in_list = tuple(x for x in result.named_in_list if x[0] in missing)
+    # a list sentence the opening quotes is not quoted again as the nearest cover
+    quotes = [q for q in quote_sentences(result, encoder) if all(q[1] != x[2] for x in in_list)]
     if not quotes:
         if missing:  # nothing near enough to quote: still say what the sources lack
-            return note_hollow(Answer(result.question, not_mentioned_text(missing, listed), False, "extractive",
-                                      notices=notices, missing=missing, listed=listed), result)
+            return note_hollow(Answer(result.question, not_mentioned_text(missing, listed, in_list), False,
+                                      "extractive", notices=notices, missing=missing, listed=listed,
+                                      named_in_list=in_list), result)
         return note_hollow(refusal(result.question, "extractive", notices), result)
     numbers: dict[int, int] = {}
     for p, _, _ in quotes:
@@ -99,14 +112,14 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
     body = " ".join(f"{s.text} [{s.cites[0]}]" for s in sentences)
     lead = ""
     if missing:
-        lead = not_mentioned_text(missing, listed) + " The nearest they cover: "
+        lead = not_mentioned_text(missing, listed, in_list) + " The nearest they cover: "
     by_id = {p.id: p for p, _, _ in quotes}
     citations = tuple(
         Citation(n, by_id[pid], " … ".join(s for p, s, _ in quotes if p.id == pid))
         for pid, n in sorted(numbers.items(), key=lambda x: x[1])
     )
     return note_hollow(Answer(result.question, lead + body, False, "extractive", citations, tuple(sentences),
-                              notices, missing=missing, listed=listed), result)
+                              notices, missing=missing, listed=listed, named_in_list=in_list), result)
 
 
 def note_hollow(answer: Answer, result: SearchResult) -> Answer:

@@ -20,14 +20,14 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.keyword import tokenize
+from rag.keyword import _WORD, tokenize
 from rag.query import _FRAME, split_asks
 from rag.records import Passage, SearchResult
 from rag.text import announces, is_header_row, is_legend, split_sentences, table_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "leans_back", "heading_items",
-           "candidate_sentences", "named_claims", "is_claim", "is_hollow", "part_terms", "is_heading_only",
+           "candidate_sentences", "named_claims", "is_claim", "names_in_list", "is_hollow", "part_terms", "is_heading_only",
            "MAX_PASSAGES", "SENTENCES_PER_PASSAGE", "CONTEXT_BUDGET_CHARS"]
 
 MAX_PASSAGES = 4
@@ -135,6 +135,45 @@ def is_claim(sentence: str) -> bool:
     if len(tokenize(sentence)) < 3 or is_header_row(sentence) or is_legend(sentence):
         return False  # a table's header row names columns, a legend a formula's symbols: nothing to quote or grade
     return bool(re.search(r"[.!?]['\")]*$", sentence.strip())) or len(sentence.split()) > _HEADING_WORDS
+
+
+# Before an item of a list ("techniques like dropout, regularization, and early stopping",
+# "include mean squared error … and cross-entropy loss") or after one ("early stopping and …").
+_LIST_BEFORE = re.compile(r"(?:,|\band|\bor|\blike|\binclude[sd]?|\bincluding|\bsuch as|\be\.g\.|\bas well as)\s*$", re.I)
+_LIST_AFTER = re.compile(r"^\s*(?:,|and\b|or\b|as well as\b)", re.I)
+# ... unless the item is explained where it stands ("and Tanh, which maps inputs to …",
+# "max pooling, which takes the maximum", "Adam (Adaptive Moment Estimation)").
+_EXPLAINED_AFTER = re.compile(r"^\s*(?:,?\s*(?:which|that|who|whose|where|i\.e\.)\b|,\s*(?:a|an|the)\b|\(|:|[-–—]\s"
+                              r"|(?:is|are|was|were|refers|means)\b)", re.I)
+
+
+def _spans(sentence: str, words: tuple[str, ...], gap: int) -> list[tuple[int, int]]:
+    """Character spans where ``sentence`` writes the tokens ``words`` in order (at most
+    ``gap`` other tokens between two; a hyphenated word also gives its parts)."""
+    flat = [(t, m.start(), m.end()) for m in _WORD.finditer(sentence.lower().replace("’", "'"))
+            for t in tokenize(m.group())]
+    out = []
+    for i, (t, start, _) in enumerate(flat):
+        if t != words[0]:
+            continue
+        at = i
+        for w in words[1:]:
+            nxt = next((j for j in range(at + 1, min(len(flat), at + 2 + gap)) if flat[j][0] == w), None)
+            if nxt is None:
+                break
+            at = nxt
+        else:
+            out.append((start, flat[at][2]))
+    return out
+
+
+def names_in_list(sentence: str, words: tuple[str, ...], gap: int = 1) -> bool:
+    """Whether ``sentence`` writes ``words`` (tokens, in order) only as one item of a list,
+    never explained where it stands: "You can use techniques like dropout, regularization,
+    and early stopping." names early stopping and says nothing of it."""
+    spans = _spans(sentence, tuple(words), gap) if words else []
+    return bool(spans) and all((_LIST_BEFORE.search(sentence[:a]) or _LIST_AFTER.search(sentence[b:]))
+                               and not _EXPLAINED_AFTER.search(sentence[b:]) for a, b in spans)
 
 
 def is_hollow(passage: Passage) -> bool:

@@ -190,7 +190,7 @@ def evaluate(pipeline, rows: list[dict]) -> EvalReport:
 # End-to-end answers (``rag eval --answers``). Scored from the final answer alone, by the
 # rules of eval/README.md, never by the citation checker's own verdicts.
 
-_NOT_MENTIONED = re.compile(r"\bsources do not (?:mention|cover)\b", re.I)
+_NOT_MENTIONED = re.compile(r"\bsources do not (?:mention|cover|explain|answer)\b", re.I)
 
 
 def _mentions(text: str, term: str) -> bool:

@@ -112,8 +112,9 @@ class Pipeline:
                 answer = replace(answer, stats={**answer.stats, "named": named[1]})
         answer = complete_parts(answer, result, self.index.encoder)
         if result.missing and not answer.refused:
-            answer = replace(answer, text=f"{not_mentioned_text(result.missing, result.listed)} {answer.text}",
-                             missing=result.missing, listed=result.listed)
+            lead = not_mentioned_text(result.missing, result.listed, result.named_in_list)
+            answer = replace(answer, text=f"{lead} {answer.text}", missing=result.missing, listed=result.listed,
+                             named_in_list=result.named_in_list)
         return answer
 
     def _search_named(self, result: SearchResult, name: str) -> SearchResult | None:
@@ -184,8 +185,9 @@ class Pipeline:
         from rag.keyword import tokenize
 
         found = self._search_term(result, term)
-        if found is None or found.refused or found.missing or not found.hits:
-            return None
+        named = {t for t, *_ in found.listed + found.named_in_list} if found is not None else set()
+        if found is None or found.refused or set(found.missing) - named or not found.hits:
+            return None  # (a name the sources only list is found: the answer says they do not explain it)
         top = found.hits[0].passage
         said = set(tokenize(f"{top.title or ''} {top.answer}"))
         if not set(tokenize(term)) <= said:

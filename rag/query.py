@@ -31,7 +31,7 @@ from pathlib import Path
 from rag.keyword import _STOP, tokenize
 
 __all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "split_asks", "share_head", "rare_phrases",
-           "is_technical", "written_as_term", "is_named_thing"]
+           "is_technical", "written_as_term", "is_named_thing", "question_subject"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # Words that frame a question rather than name its subject; never a missing topic.
@@ -667,3 +667,31 @@ def _joined(missing: list[str], term: str) -> list[str]:
         if term.lower() in old.lower():
             return missing
     return missing + [term]
+
+
+SUBJECT_WORDS = 3  # a longer run of content words describes its subject rather than names it
+
+
+def question_subject(question: str) -> str | None:
+    """The one name a question asks about, in its own words, or None.
+
+    The longest run of adjacent content words (neither stop nor framing words: "what is",
+    "meaning") of at most ``SUBJECT_WORDS`` words, when at most one other content word is
+    outside it: "early stopping" in "what is early stopping?", "cross entropy loss" in
+    "cross entropy loss meaning for classification"; a description ("the thing that stops
+    training once the validation score stalls") has none.
+    """
+    runs: list[list[str]] = [[]]
+    for m in _WORD.finditer(question):
+        word = m.group()
+        if tokenize(word) and word.lower() not in _FRAME:
+            runs[-1].append(word)
+        elif runs[-1]:
+            runs.append([])
+    runs = [r for r in runs if r]
+    if not runs:
+        return None
+    best = max(runs, key=len)
+    if len(best) > SUBJECT_WORDS or sum(map(len, runs)) - len(best) > 1:
+        return None
+    return " ".join(best)

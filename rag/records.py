@@ -111,9 +111,11 @@ class SearchResult:
     """Ranked hits for a question, and whether the corpus is judged not to answer it.
 
     ``missing`` lists technical terms of the question the corpus never uses (the
-    sources cannot be about them), and parts no passage with an answer names (``listed``
-    says which of those a source lists as a bare heading); ``parts`` the per-concept hits of a multi-part
-    question; ``searched_as`` the question with typos corrected.
+    sources cannot be about them), and parts (or a one-part question's subject) that
+    no passage explains (``listed`` says which of those a source lists as a bare
+    heading, ``named_in_list`` which a sentence names only as one item of a list);
+    ``parts`` the per-concept hits of a multi-part question; ``searched_as`` the question
+    with typos corrected.
     """
 
     question: str
@@ -127,6 +129,8 @@ class SearchResult:
     sources: tuple[str, ...] = ()  # the source filter it was searched with (file names; empty: all)
     # missing terms that a source lists as a heading with no answer: (term, that passage's ref)
     listed: tuple[tuple[str, str], ...] = ()
+    # missing terms a source names only as one item of a list: (term, that passage's ref, the sentence)
+    named_in_list: tuple[tuple[str, str, str], ...] = ()
 
     def to_json(self) -> dict:
         """``rag search --json`` output."""
@@ -138,6 +142,7 @@ class SearchResult:
             "corrections": [{"from": a, "to": b} for a, b in self.corrections],
             "missing_terms": list(self.missing),
             "listed_without_answer": [{"term": t, "passage": ref} for t, ref in self.listed],
+            "named_only_in_list": [{"term": t, "passage": ref, "sentence": s} for t, ref, s in self.named_in_list],
             "parts": [p.to_json() for p in self.parts],
             "passages": [h.to_json() for h in self.hits],
         }
@@ -220,6 +225,7 @@ class Answer:
     stats: dict = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     listed: tuple[tuple[str, str], ...] = ()  # as ``SearchResult.listed``
+    named_in_list: tuple[tuple[str, str, str], ...] = ()  # as ``SearchResult.named_in_list``
     left_out: tuple[LeftOut, ...] = ()  # the model's sentences the check did not keep
     listed_best: ListedBest | None = None  # the best match is a heading with no answer
 
@@ -235,6 +241,7 @@ class Answer:
             "removed_markers": self.removed_markers,
             "missing_terms": list(self.missing),
             "listed_without_answer": [{"term": t, "passage": ref} for t, ref in self.listed],
+            "named_only_in_list": [{"term": t, "passage": ref, "sentence": s} for t, ref, s in self.named_in_list],
             "notices": list(self.notices),
             "left_out": [x.to_json() for x in self.left_out],
             "listed_best": self.listed_best.to_json() if self.listed_best else None,

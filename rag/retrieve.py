@@ -39,8 +39,8 @@ from rag.config import MAX_QUESTION_CHARS
 from rag.errors import UserError
 from rag.index import Index
 from rag.keyword import tokenize
-from rag.query import _WORD, QueryPlan, Vocabulary, is_technical, plan_question, rare_phrases
-from rag.context import is_claim, is_hollow
+from rag.query import _HEADS, _WORD, QueryPlan, Vocabulary, is_technical, plan_question, question_subject, rare_phrases
+from rag.context import is_claim, is_hollow, names_in_list
 from rag.records import Hit, PartHits, SearchResult
 from rag.text import in_order, split_sentences
 
@@ -209,7 +209,7 @@ class Retriever:
             sig = self._fuse(np.maximum(sig.dense, typed.dense), np.maximum(sig.title, typed.title), sig.keyword,
                              sig.phrase)
         if not plan.parts:
-            return replace(self.rank(question, sig, allowed, k, plan), sources=resolved)
+            return self._only_named(replace(self.rank(question, sig, allowed, k, plan), sources=resolved), plan)
         part_sigs = [self.signals(p) for p in plan.parts]
         merged = np.maximum.reduce([sig.fused] + [ps.fused - self.params.part_margin for ps in part_sigs])
         dense = np.maximum.reduce([sig.dense] + [ps.dense for ps in part_sigs])
@@ -229,55 +229,100 @@ class Retriever:
                  and not any(m.lower() in p.text.lower() for m in result.missing)]
         # A covered name that only a bare heading writes ("layer normalization": 003 lists
         # "Layer Normalization" with nothing under it; the passages that match otherwise
-        # are about batch normalization) is as good as missing, and the answer says where
-        # it is listed.
-        listed = tuple((p.text, h.ref) for p in short if p.covered for h in [self._listed_only(p.text)] if h)
-        unnamed = tuple(p.text for p in short if not p.covered) + tuple(t for t, _ in listed)
+        # are about batch normalization), or only a list names ("early stopping"), is as
+        # good as missing, and the answer says where it is named.
+        named = [(p.text, self._listing(p.text)) for p in short if p.covered]
+        listed = tuple((t, where[0].ref) for t, where in named if where and where[0])
+        in_list = tuple((t, where[1][0].ref, where[1][1]) for t, where in named if where and where[1])
+        only_named = tuple(t for t, where in named if where)
+        unnamed = tuple(p.text for p in short if not p.covered) + only_named
         if not unnamed:
             return result
         # (its nearest passages, about something else, are not quoted for it either)
-        parts_now = tuple(replace(p, covered=False) if any(p.text == t for t, _ in listed) else p
-                          for p in result.parts)
-        return replace(result, missing=result.missing + unnamed, listed=listed, parts=parts_now)
+        parts_now = tuple(replace(p, covered=False) if p.text in only_named else p for p in result.parts)
+        return replace(result, missing=result.missing + unnamed, listed=listed, named_in_list=in_list,
+                       parts=parts_now)
 
-    def _listed_only(self, text: str):
-        """A passage that writes ``text`` (as consecutive words) only as a heading with nothing
-        under it, when no passage writes it in a title it answers or in a sentence that says
-        something; else None."""
+    def _only_named(self, result: SearchResult, plan: QueryPlan) -> SearchResult:
+        """``result`` of a one-part question whose subject ("what is early stopping") the
+        sources only name, in a list or as a bare heading, with that subject as a missing
+        term and where it is named; else ``result`` unchanged. (With a source filter the
+        other sources may explain it: nothing is said.)"""
+        if result.refused or result.missing or result.sources:
+            return result
+        subject = question_subject(plan.search_text)
+        where = self._listing(subject) if subject else None
+        if where is None:
+            return result
+        heading, in_list = where
+        if in_list is None and result.hits and result.hits[0].passage.id == heading.id:
+            return result  # the best match is that heading: the answer's note cites it (``note_hollow``)
+        return replace(result, missing=(subject,), listed=((subject, heading.ref),) if heading else (),
+                       named_in_list=((subject, in_list[0].ref, in_list[1]),) if in_list else ())
+
+    def _listing(self, text: str):
+        """Where the sources only name ``text`` (as consecutive words) and no passage says
+        what it is: ``(heading, in_list)``, the passage that writes it as a heading with
+        nothing under it and ``(passage, sentence)`` for a sentence that names it only as
+        one item of a list ("You can use techniques like dropout, regularization, and
+        early stopping."), either None but not both. None when a passage writes it in a title it answers or in a sentence that says
+        something of it, or when no passage writes it. A name ending in a generic head noun
+        is as explained as its first words ("tanh activations" is only listed, "tanh" is
+        explained: its activation is too)."""
         words = tuple(tokenize(text))
         if not words:
             return None
-        listed = None
+        core = tuple(w for w in words if w not in _HEAD_TOKENS)
+        if core and core != words and self._scan(core)[0]:
+            return None
+        explained, heading, in_list = self._scan(words)
+        if explained or (heading is None and in_list is None):
+            return None
+        return heading, in_list
+
+    def _scan(self, words: tuple[str, ...]):
+        """(whether some passage explains ``words``, the passage that only heads them,
+        (passage, sentence) that only lists them); see ``_listing``."""
+        heading = in_list = None
         for p in self.index.passages:
             if p.kind not in ("qa", "prose"):
                 continue
-            said, headed = self._tokens(p)
-            if any(in_order(s, words, gap=1) for s in said):
-                return None  # (a sentence that says "shallow and deep networks" explains both)
+            said, headed, raw = self._tokens(p)
+            for s, text in zip(said, raw):
+                if in_order(s, words, gap=1):
+                    # (a sentence that says "shallow and deep networks" explains both)
+                    if text is None or not names_in_list(text, words):
+                        return True, None, None
+                    if in_list is None:
+                        in_list = (p, text)
             if any(in_order(s, words) for s in headed):
                 # the passage whose own heading it is before one listing it among others
-                if listed is None or (in_order(tokenize(p.title or ""), words)
-                                      and not in_order(tokenize(listed.title or ""), words)):
-                    listed = p
-        return listed
+                if heading is None or (in_order(tokenize(p.title or ""), words)
+                                       and not in_order(tokenize(heading.title or ""), words)):
+                    heading = p
+        return False, heading, in_list
 
-    def _tokens(self, passage) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
-        """A passage's token runs that say something (its answered title, its claims) and
-        those that only head (the title of a hollow passage, sub-headings)."""
+    def _tokens(self, passage) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...],
+                                        tuple[str | None, ...]]:
+        """A passage's token runs that say something (its answered title, its claims), those
+        that only head (the title of a hollow passage, sub-headings), and the text of each
+        run that says something (None for the title: a question it answers is explained)."""
         cache = self._token_cache
         if passage.id not in cache:
             title = tuple(tokenize(passage.title or ""))
             sents = split_sentences(passage.answer)
             said = [is_claim(s) for s in sents]
             # a sub-heading with a claim under it ("Leaky ReLU:" / "It allows …") is explained
-            claims = tuple(tuple(tokenize(s)) for i, s in enumerate(sents)
-                           if said[i] or (i + 1 < len(sents) and said[i + 1]))
+            claimed = [i for i in range(len(sents)) if said[i] or (i + 1 < len(sents) and said[i + 1])]
+            claims = tuple(tuple(tokenize(sents[i])) for i in claimed)
             heads = tuple(tuple(tokenize(s)) for i, s in enumerate(sents)
                           if not said[i] and not (i + 1 < len(sents) and said[i + 1]))
             if is_hollow(passage):
-                cache[passage.id] = ((), (title,) + heads)
+                cache[passage.id] = ((), (title,) + heads, ())
             else:
-                cache[passage.id] = ((title,) + claims, heads)
+                # a sub-heading with its claim under it is explained there ("Leaky ReLU:")
+                raw = tuple(sents[i] if said[i] else None for i in claimed)
+                cache[passage.id] = ((title,) + claims, heads, (None,) + raw)
         return cache[passage.id]
 
     def plan(self, question: str) -> QueryPlan:
@@ -341,6 +386,7 @@ def _names_a_term(text: str) -> bool:
     return any(is_technical(w) for w in _WORD.findall(text))
 
 
+_HEAD_TOKENS = frozenset(t for w in _HEADS for t in tokenize(w))
 NAME_PART_WORDS = 2  # a part of at most this many words names a topic (see ``search``)
 CANDIDATES = 2048  # beyond this many rows, only the nearest candidates are scored
 

@@ -282,3 +282,14 @@ def test_a_doubled_letter_written_once_is_corrected_though_its_stem_is_a_corpus_
     typo = pipeline.search("overfiting how to fix")
     assert typo.corrections == (("overfiting", "overfitting"),)
     assert "avoid" in (typo.hits[0].passage.title or "").lower()
+
+
+def test_question_subject_is_the_one_name_asked_about():
+    from rag.query import question_subject
+
+    assert question_subject("what is early stopping?") == "early stopping"
+    assert question_subject("cross entropy loss meaning for classification") == "cross entropy loss"
+    assert question_subject("Explain the Adam optimizer") == "Adam optimizer"
+    # two names, or a description, have no one subject
+    assert question_subject("how does dropout differ from batch normalization in training") is None
+    assert question_subject("that thing where you stop training once the validation score stalls") is None

@@ -224,5 +224,55 @@ def test_a_sub_heading_with_a_claim_under_it_is_not_a_bare_heading():
         qa(0, "What are the types of ReLU?", "Leaky ReLU:\nIt allows a small gradient when the unit is not active."),
         qa(1, "What are the types of pooling?", "Pooling shrinks feature maps.\n1. Max Pooling\n2. Average Pooling"),
     ])
-    assert r._listed_only("leaky relu") is None
-    assert r._listed_only("average pooling").id == 1
+    assert r._listing("leaky relu") is None
+    heading, in_list = r._listing("average pooling")
+    assert heading.id == 1 and in_list is None
+
+
+def test_a_name_only_a_list_writes_is_not_explained():
+    """A sentence that names a thing only as one item of a list says nothing of it; one that
+    explains it where it stands ("…, which …"), or a name whose first words are explained
+    ("tanh activations": tanh is), is explained."""
+    from types import SimpleNamespace
+
+    from rag.records import Passage
+    from rag.retrieve import Retriever
+
+    def qa(i, title, answer):
+        return Passage(i, "x.md", "x", "qa", None, i, title, 0, len(answer), answer, answer)
+
+    r = Retriever.__new__(Retriever)
+    r._token_cache = {}
+    r.index = SimpleNamespace(passages=[
+        qa(0, "How do you prevent overfitting?", "You can use techniques like dropout, regularization, and early "
+                                                 "stopping. Dropout is a regularization technique."),
+        qa(1, "Which activations are common?", "Common ones include Sigmoid and Tanh, which maps inputs to a range "
+                                               "between -1 and 1. Use it for layers with sigmoid or tanh activations."),
+    ])
+    heading, (passage, sentence) = r._listing("early stopping")
+    assert heading is None and passage.id == 0 and sentence.startswith("You can use techniques like")
+    assert r._listing("dropout") is None and r._listing("tanh") is None
+    assert r._listing("tanh activations") is None
+    assert r._listing("sigmoid") is not None  # "Sigmoid and Tanh, which …" explains Tanh only
+    assert r._listing("batch normalization") is None  # written nowhere: not this rule's to say
+
+
+def test_a_subject_the_sources_only_name_is_said_so_with_where(pipeline):
+    """"what is early stopping?": 003 lists it as a bare heading and 002 names it in a list of
+    remedies; no passage says what it is. The answer says so and where, quoting the list
+    sentence once, instead of quoting it as if it answered."""
+    r = pipeline.search("what is early stopping?")
+    assert r.missing == ("early stopping",) and not r.refused
+    (term, ref), = r.listed
+    (term2, ref2, sentence), = r.named_in_list
+    assert (term, term2) == ("early stopping", "early stopping") and ref.startswith("GeeksforGeeks")
+    assert "early stopping" in sentence and r.to_json()["named_only_in_list"][0]["passage"] == ref2
+    answer = pipeline.ask("what is early stopping?", generator="extractive")
+    assert answer.text.startswith(f"The sources do not explain “early stopping”: {ref} lists it as a heading with "
+                                  f"no answer, and {ref2} only names it in a list (“{sentence}”).")
+    assert all(s.text != sentence for s in answer.sentences)
+    # the same for a subject typed with a framing word and one more word after it
+    assert pipeline.search("cross entropy loss meaning for classification").named_in_list[0][0] == "cross entropy loss"
+    # explained subjects, and one whose first word is explained, are answered as before
+    for q in ("what is dropout?", "tanh activation range and when to use it", "what is max pooling"):
+        assert pipeline.search(q).missing == (), q

@@ -120,7 +120,7 @@ def show_refusal() -> None:
 
 def _not_mentioned(answer: Answer) -> None:
     if answer.missing:
-        lead = not_mentioned_text(answer.missing, answer.listed)
+        lead = not_mentioned_text(answer.missing, answer.listed, answer.named_in_list)
         tail = " The nearest they cover:" if answer.generator == "extractive" else ""
         st.info(lead + tail, icon=":material/info:")
 
