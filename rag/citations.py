@@ -462,7 +462,11 @@ def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) 
     clauses = [c for c in _LIST_CLAUSE.split(window) if c.strip()]
     if len(clauses) > 1:
         own = set(tokenize(sentence))
-        window = max(clauses, key=lambda c: len(own & _words(c)))
+        chosen = max(clauses, key=lambda c: len(own & _words(c)))
+        item = _co_item_swap(sentence, chosen, [c for c in clauses if c is not chosen])
+        if item:
+            return item
+        window = chosen
         shown_set = _words(window) | title
     said, shown = tokenize(sentence), tokenize(window)
     flat = window.lower().replace("-", "")
@@ -490,6 +494,38 @@ def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) 
         for e, h in _bigrams(window):
             if h == head and e in extra:
                 return m, e
+    return None
+
+
+_ITEM_LEAD = re.compile(r"^\s*(?:(?:and|or|while|whereas|but)\s+)?([A-Za-z][\w-]*)")
+
+
+def _co_item_swap(sentence: str, clause: str, others: list[str]) -> tuple[str, str] | None:
+    """Items of one list sentence, each with its own clause ("ReLU, which …; Sigmoid, which
+    …; and Tanh, which … often used in hidden layers for better gradient flow"): a claim
+    made of one clause's words said of a name another clause opens with ("ReLU is used in
+    hidden layers for better gradient flow") is that item's, not this one's. Returns
+    (the sentence's name, the clause's name), or None. Both must be names (technical
+    words, ``is_technical``): the sentence's subject, a name before its verb, is written in
+    another clause and not in this one, which opens with a name that neither the sentence nor the other
+    clauses write."""
+    lead = _ITEM_LEAD.match(clause)
+    if not lead or not is_technical(lead.group(1)):
+        return None
+    name = tokenize(lead.group(1))
+    if not name:
+        return None
+    name = name[0]
+    said = set(tokenize(sentence))
+    elsewhere = {t for c in others for t in tokenize(c)}
+    if name in said or name in elsewhere:
+        return None
+    # the sentence's subject (a name before its verb) is another clause's item
+    verb = _VERB.search(sentence)
+    for word in _WORD.findall(sentence[: verb.start()] if verb else ""):
+        toks = tokenize(word)
+        if toks and is_technical(word):
+            return (toks[0], name) if toks[0] in elsewhere and toks[0] not in set(tokenize(clause)) else None
     return None
 
 

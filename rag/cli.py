@@ -350,7 +350,8 @@ def _answer_text(answer, title: str | None = None, skip_notices: tuple[str, ...]
         from rag.answer import not_mentioned_text
 
         tail = " The nearest they cover:" if answer.generator == "extractive" else ""
-        text = f"[yellow]{_escape(not_mentioned_text(answer.missing, answer.listed, answer.named_in_list) + tail)}[/]\n{text}"
+        lead = not_mentioned_text(answer.missing, answer.listed, answer.named_in_list)
+        text = f"[yellow]{_escape(lead + tail)}[/]\n{text}"
     console.print(Panel(text, title=title or f"answer ({answer.generator})", border_style="green"))
     for c in answer.citations:
         p = c.passage

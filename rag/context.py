@@ -139,7 +139,8 @@ def is_claim(sentence: str) -> bool:
 
 # Before an item of a list ("techniques like dropout, regularization, and early stopping",
 # "include mean squared error … and cross-entropy loss") or after one ("early stopping and …").
-_LIST_BEFORE = re.compile(r"(?:,|\band|\bor|\blike|\binclude[sd]?|\bincluding|\bsuch as|\be\.g\.|\bas well as)\s*$", re.I)
+_LIST_BEFORE = re.compile(r"(?:,|\band|\bor|\blike|\binclude[sd]?|\bincluding|\bsuch as|\be\.g\.|\bas well as)\s*$",
+                          re.I)
 _LIST_AFTER = re.compile(r"^\s*(?:,|and\b|or\b|as well as\b)", re.I)
 # ... unless the item is explained where it stands ("and Tanh, which maps inputs to …",
 # "max pooling, which takes the maximum", "Adam (Adaptive Moment Estimation)").

@@ -39,7 +39,8 @@ from rag.config import MAX_QUESTION_CHARS
 from rag.errors import UserError
 from rag.index import Index
 from rag.keyword import tokenize
-from rag.query import _HEADS, _WORD, QueryPlan, Vocabulary, is_technical, plan_question, question_subject, rare_phrases
+from rag.query import (_HEADS, _WORD, QueryPlan, Vocabulary, is_technical, plan_question, question_subject,
+                       rare_phrases)
 from rag.context import is_claim, is_hollow, names_in_list
 from rag.records import Hit, PartHits, SearchResult
 from rag.text import in_order, split_sentences
@@ -261,14 +262,15 @@ class Retriever:
                        named_in_list=((subject, in_list[0].ref, in_list[1]),) if in_list else ())
 
     def _listing(self, text: str):
-        """Where the sources only name ``text`` (as consecutive words) and no passage says
+        """Where the sources only name ``text`` (its words in order) and no passage says
         what it is: ``(heading, in_list)``, the passage that writes it as a heading with
         nothing under it and ``(passage, sentence)`` for a sentence that names it only as
         one item of a list ("You can use techniques like dropout, regularization, and
-        early stopping."), either None but not both. None when a passage writes it in a title it answers or in a sentence that says
-        something of it, or when no passage writes it. A name ending in a generic head noun
-        is as explained as its first words ("tanh activations" is only listed, "tanh" is
-        explained: its activation is too)."""
+        early stopping."), either None but not both. None when a passage writes it in a
+        title it answers or in a sentence that says something of it, or when no passage
+        writes it. A name of a generic head noun is as explained as its other words
+        ("tanh activations" is only listed, but "tanh" is explained, and so its activation).
+        The words may stand one apart: "shallow and deep networks" writes "shallow networks"."""
         words = tuple(tokenize(text))
         if not words:
             return None

@@ -636,6 +636,36 @@ def test_an_example_the_passage_does_not_name_fails(sentence, supported):
         assert supported or why in ("“weight decay” is not in this passage", "“dropout” is not in this passage")
 
 
+ACTIVATIONS = passage(34, "Explain the role of activation functions in neural networks.",
+                      "Activation functions introduce non-linearity into the neural network. Common activation "
+                      "functions include ReLU (Rectified Linear Unit), which helps mitigate the vanishing gradient "
+                      "problem and speeds up convergence; Sigmoid, which maps input values to a range between 0 and "
+                      "1; and Tanh, which maps inputs to a range between -1 and 1, often used in hidden layers for "
+                      "better gradient flow.")
+
+
+@pytest.mark.parametrize(("sentence", "said_of"), [
+    # a blind batch's sentence: the passage says it of Tanh, in Tanh's own clause of the list
+    ("ReLU is also used in hidden layers for better gradient flow.", "tanh"),
+    ("ReLU is a function that maps input values to a range between 0 and 1.", "sigmoid"),
+    # each item's own clause, the items named together, two clauses each of its own item
+    ("Tanh is often used in hidden layers for better gradient flow.", None),
+    ("ReLU helps mitigate the vanishing gradient problem and speeds up convergence.", None),
+    ("Common activation functions include ReLU, Sigmoid and Tanh.", None),
+    ("Sigmoid maps input values to a range between 0 and 1, while Tanh maps inputs to a range between -1 and 1.",
+     None),
+])
+def test_a_claim_of_one_listed_item_said_of_another_fails(sentence, said_of):
+    from rag.citations import unsupported_reason
+
+    vocab = Vocabulary.from_texts([f"{p.title}\n{p.answer}" for p in Q + [ACTIVATIONS]])
+    why = unsupported_reason(sentence, ACTIVATIONS, vocab, question="is relu always better than sigmoid")
+    if said_of is None:
+        assert why == "", why
+    else:
+        assert why.startswith(f"the passage says it of “{said_of}”"), why
+
+
 def test_a_formulas_legend_is_no_claim():
     """Copied from under a formula the answer does not show, "Where Θ – is the parameter
     vector …" tells a reader nothing; it is neither quoted nor kept."""
