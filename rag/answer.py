@@ -89,16 +89,20 @@ def extractive_answer(result: SearchResult, encoder, notices: tuple[str, ...] = 
                       missing: tuple[str, ...] = ()) -> Answer:
     """Quote the sentences of the top passages that best answer the question, each cited.
 
-    With ``missing`` terms the answer opens by saying the sources do not mention them
-    and quotes the nearest passages they do have (those sentences are the only ones
-    listed in ``sentences``: the opening is about the sources, not a claim).
+    With ``missing`` terms the answer opens by saying the sources do not mention them (or
+    do not explain them, naming the heading or list sentence that only names one) and
+    quotes the nearest passages they do have (those sentences are the only ones listed
+    in ``sentences``: the opening is about the sources, not a claim).
     """
     if result.refused or not result.hits:
         return refusal(result.question, "extractive", notices)
     listed = tuple(x for x in result.listed if x[0] in missing)
     in_list = tuple(x for x in result.named_in_list if x[0] in missing)
-    # a list sentence the opening quotes is not quoted again as the nearest cover
-    quotes = [q for q in quote_sentences(result, encoder) if all(q[1] != x[2] for x in in_list)]
+    # a list sentence the opening quotes is not quoted again as the nearest cover (nor a
+    # quote of it cut short or headed by its sub-heading)
+    opened = [" ".join(tokenize(x[2])) for x in in_list]
+    quotes = [q for q in quote_sentences(result, encoder)
+              if not any(k in o or o in k for o in opened for k in [" ".join(tokenize(q[1]))] if k and o)]
     if not quotes:
         if missing:  # nothing near enough to quote: still say what the sources lack
             return note_hollow(Answer(result.question, not_mentioned_text(missing, listed, in_list), False,

@@ -497,7 +497,11 @@ def _substituted(sentence: str, window: str, shown_set: set[str], ev: Evidence) 
     return None
 
 
-_ITEM_LEAD = re.compile(r"^\s*(?:(?:and|or|while|whereas|but)\s+)?([A-Za-z][\w-]*)")
+_ITEM_LEAD = re.compile(r"^\s*(?:(?:and|or|while|whereas|but)\s+)?([A-Za-z][\w-]*)", re.I)
+# A name after these is compared with, not the subject ("Unlike ReLU, it is used …"),
+# and a pronoun before the verb is the subject ("Unlike ReLU, it …").
+_NOT_SUBJECT = re.compile(r"\b(?:unlike|like|than|with|to|from|compared|versus|vs|over|of|for)\s+\S*$", re.I)
+_SUBJECT_PRONOUN = re.compile(r"\b(?:it|this|they|these|that|which|its)\b", re.I)
 
 
 def _co_item_swap(sentence: str, clause: str, others: list[str]) -> tuple[str, str] | None:
@@ -522,9 +526,14 @@ def _co_item_swap(sentence: str, clause: str, others: list[str]) -> tuple[str, s
         return None
     # the sentence's subject (a name before its verb) is another clause's item
     verb = _VERB.search(sentence)
-    for word in _WORD.findall(sentence[: verb.start()] if verb else ""):
-        toks = tokenize(word)
-        if toks and is_technical(word):
+    head = sentence[: verb.start()] if verb else ""
+    if _SUBJECT_PRONOUN.search(head):
+        return None
+    for m in _WORD.finditer(head):
+        toks = tokenize(m.group())
+        if toks and is_technical(m.group()):
+            if _NOT_SUBJECT.search(head[: m.end()]):
+                return None
             return (toks[0], name) if toks[0] in elsewhere and toks[0] not in set(tokenize(clause)) else None
     return None
 

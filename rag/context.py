@@ -138,14 +138,22 @@ def is_claim(sentence: str) -> bool:
 
 
 # Before an item of a list ("techniques like dropout, regularization, and early stopping",
-# "include mean squared error … and cross-entropy loss") or after one ("early stopping and …").
-_LIST_BEFORE = re.compile(r"(?:,|\band|\bor|\blike|\binclude[sd]?|\bincluding|\bsuch as|\be\.g\.|\bas well as)\s*$",
+# "include mean squared error … and cross-entropy loss") or after one ("early stopping and
+# …"). A bare comma lists only after a listing word ("Algorithms like decision trees,
+# SVMs, …"): "During training, dropout randomly sets …" is no list.
+_LIST_WORD = re.compile(r"\b(?:like|include[sd]?|including|such as|e\.g\.|as well as)\s", re.I)
+_LIST_BEFORE = re.compile(r"(?:\band|\bor|\blike|\binclude[sd]?|\bincluding|\bsuch as|\be\.g\.|\bas well as)\s*$",
                           re.I)
-_LIST_AFTER = re.compile(r"^\s*(?:,|and\b|or\b|as well as\b)", re.I)
+_LIST_AFTER = re.compile(r"^\s*(?:and|or|as well as)\b", re.I)
+_COMMA_BEFORE = re.compile(r",\s*$")
+_COMMA_AFTER = re.compile(r"^\s*,")
 # ... unless the item is explained where it stands ("and Tanh, which maps inputs to …",
-# "max pooling, which takes the maximum", "Adam (Adaptive Moment Estimation)").
-_EXPLAINED_AFTER = re.compile(r"^\s*(?:,?\s*(?:which|that|who|whose|where|i\.e\.)\b|,\s*(?:a|an|the)\b|\(|:|[-–—]\s"
-                              r"|(?:is|are|was|were|refers|means)\b)", re.I)
+# "max pooling, which takes the maximum", "Adam (Adaptive Moment Estimation)", "and batch
+# normalization provides a slight regularization effect").
+_EXPLAINED_AFTER = re.compile(r"^\s*(?:,?\s*(?:(?:which|that|who|whose|where)\b|i\.e\.)|,\s*(?:a|an|the)\b|\(|:"
+                              r"|[-–—]\s|(?:is|are|was|were|refers|means|can|could|may|will|does|do|has|have|helps?"
+                              r"|provides?|allows?|reduces?|prevents?|improves?|works?|uses?|sets?|makes?|adds?"
+                              r"|assigns?|learns?|maps?|takes?|keeps?|randomly|also|both)\b)", re.I)
 
 
 def _spans(sentence: str, words: tuple[str, ...], gap: int) -> list[tuple[int, int]]:
@@ -173,8 +181,32 @@ def names_in_list(sentence: str, words: tuple[str, ...], gap: int = 1) -> bool:
     never explained where it stands: "You can use techniques like dropout, regularization,
     and early stopping." names early stopping and says nothing of it."""
     spans = _spans(sentence, tuple(words), gap) if words else []
-    return bool(spans) and all((_LIST_BEFORE.search(sentence[:a]) or _LIST_AFTER.search(sentence[b:]))
-                               and not _EXPLAINED_AFTER.search(sentence[b:]) for a, b in spans)
+
+    def listed(a: int, b: int) -> bool:
+        before, after = sentence[:a], sentence[b:]
+        listing = bool(_LIST_WORD.search(before))
+        return bool(_LIST_BEFORE.search(before) or _LIST_AFTER.search(after)
+                    or (listing and (_COMMA_BEFORE.search(before) or _COMMA_AFTER.search(after))))
+
+    return bool(spans) and all(listed(a, b) and not _EXPLAINED_AFTER.search(sentence[b:])
+                               and not _verb_next(sentence[b:]) for a, b in spans)
+
+
+_NEXT_WORD = re.compile(r"^\s+([a-z]+)\b")
+
+
+def _verb_next(text: str) -> bool:
+    """Whether ``text`` opens with a word that can be a verb ("… and unsupervised learning
+    finds patterns": the item is a clause's subject, said something of), by the
+    lemminflect lexicon; without it, False."""
+    m = _NEXT_WORD.match(text)
+    if not m:
+        return False
+    try:
+        from lemminflect import getAllLemmas
+    except ImportError:
+        return False
+    return "VERB" in getAllLemmas(m.group(1))
 
 
 def is_hollow(passage: Passage) -> bool:

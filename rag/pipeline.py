@@ -71,8 +71,9 @@ class Pipeline:
         """Answer a question with checked citations.
 
         Retrieval decides coverage, never the model: a refused question, or one about a
-        term no source uses ("softmax"), is answered without calling a model; a covered
-        question always gets a cited answer (the quotes, when the model fails or declines).
+        term no source uses ("softmax") or only names ("what is early stopping?"), is
+        answered without calling a model; a covered question always gets a cited answer
+        (the quotes, when the model fails or declines).
         """
         result = self.search(question, k, sources)
         return self.answer(result, generator=generator, on_token=on_token)
@@ -120,8 +121,9 @@ class Pipeline:
     def _search_named(self, result: SearchResult, name: str) -> SearchResult | None:
         """A refused question searched again by the name of what it describes (model ``name``
         names it), or None. Only a description is named (``MIN_DESCRIPTION_WORDS`` content
-        words or more). The new search must be covered on its own, with no missing term,
-        and its best passage must write every word of the name: the model only suggests
+        words or more). The new search must be covered on its own, with no missing term
+        but the name itself when the sources only name it (then the answer says so), and
+        its best passage must write every word of the name: the model only suggests
         what to look for; the sources decide whether they hold it. A name they do not hold
         gets one more ask with that name ruled out (``NAME_TRIES``)."""
         from rag.generate import name_concept

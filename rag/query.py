@@ -31,7 +31,7 @@ from pathlib import Path
 from rag.keyword import _STOP, tokenize
 
 __all__ = ["Vocabulary", "QueryPlan", "plan_question", "split_parts", "split_asks", "share_head", "rare_phrases",
-           "is_technical", "written_as_term", "is_named_thing", "question_subject"]
+           "is_technical", "written_as_term", "is_named_thing", "named_subject"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # Words that frame a question rather than name its subject; never a missing topic.
@@ -669,10 +669,11 @@ def _joined(missing: list[str], term: str) -> list[str]:
     return missing + [term]
 
 
+_FRAME_STEMS = frozenset(t for w in _FRAME for t in tokenize(w)[:1])  # "explained", "purposes"
 SUBJECT_WORDS = 3  # a longer run of content words describes its subject rather than names it
 
 
-def question_subject(question: str) -> str | None:
+def named_subject(question: str) -> str | None:
     """The one name a question asks about, in its own words, or None.
 
     The longest run of adjacent content words (neither stop nor framing words: "what is",
@@ -684,7 +685,8 @@ def question_subject(question: str) -> str | None:
     runs: list[list[str]] = [[]]
     for m in _WORD.finditer(question):
         word = m.group()
-        if tokenize(word) and word.lower() not in _FRAME:
+        bare = word.lower().replace("'", "")  # "doesn't" is the framing "doesnt"
+        if tokenize(word) and bare not in _FRAME and (tokenize(bare) or [bare])[0] not in _FRAME_STEMS:
             runs[-1].append(word)
         elif runs[-1]:
             runs.append([])

@@ -39,7 +39,7 @@ from rag.config import MAX_QUESTION_CHARS
 from rag.errors import UserError
 from rag.index import Index
 from rag.keyword import tokenize
-from rag.query import (_HEADS, _WORD, QueryPlan, Vocabulary, is_technical, plan_question, question_subject,
+from rag.query import (_HEADS, _WORD, QueryPlan, Vocabulary, is_technical, plan_question, named_subject,
                        rare_phrases)
 from rag.context import is_claim, is_hollow, names_in_list
 from rag.records import Hit, PartHits, SearchResult
@@ -251,13 +251,13 @@ class Retriever:
         other sources may explain it: nothing is said.)"""
         if result.refused or result.missing or result.sources:
             return result
-        subject = question_subject(plan.search_text)
+        subject = named_subject(plan.search_text)
         where = self._listing(subject) if subject else None
         if where is None:
             return result
         heading, in_list = where
-        if in_list is None and result.hits and result.hits[0].passage.id == heading.id:
-            return result  # the best match is that heading: the answer's note cites it (``note_hollow``)
+        if in_list is None and result.hits and result.hits[0].passage.id == heading.id and is_hollow(heading):
+            return result  # the best match is that hollow passage: the answer's note cites it (``note_hollow``)
         return replace(result, missing=(subject,), listed=((subject, heading.ref),) if heading else (),
                        named_in_list=((subject, in_list[0].ref, in_list[1]),) if in_list else ())
 
@@ -268,18 +268,19 @@ class Retriever:
         one item of a list ("You can use techniques like dropout, regularization, and
         early stopping."), either None but not both. None when a passage writes it in a
         title it answers or in a sentence that says something of it, or when no passage
-        writes it. A name of a generic head noun is as explained as its other words
-        ("tanh activations" is only listed, but "tanh" is explained, and so its activation).
+        writes it. A name listed in sentences only, ending in a generic head noun, is as
+        explained as its other words when they are technical ("tanh activations" is only
+        listed, but "tanh" is explained, and so its activation).
         The words may stand one apart: "shallow and deep networks" writes "shallow networks"."""
         words = tuple(tokenize(text))
         if not words:
             return None
-        core = tuple(w for w in words if w not in _HEAD_TOKENS)
-        if core and core != words and self._scan(core)[0]:
-            return None
         explained, heading, in_list = self._scan(words)
         if explained or (heading is None and in_list is None):
             return None
+        core = tuple(w for w in words if w not in _HEAD_TOKENS)
+        if heading is None and core and core != words and all(is_technical(w) for w in core) and self._scan(core)[0]:
+            return None  # (a heading still lists it: "average pooling", though "average" is said elsewhere)
         return heading, in_list
 
     def _scan(self, words: tuple[str, ...]):

@@ -284,12 +284,41 @@ def test_a_doubled_letter_written_once_is_corrected_though_its_stem_is_a_corpus_
     assert "avoid" in (typo.hits[0].passage.title or "").lower()
 
 
-def test_question_subject_is_the_one_name_asked_about():
-    from rag.query import question_subject
+def test_named_subject_is_the_one_name_asked_about():
+    from rag.query import named_subject
 
-    assert question_subject("what is early stopping?") == "early stopping"
-    assert question_subject("cross entropy loss meaning for classification") == "cross entropy loss"
-    assert question_subject("Explain the Adam optimizer") == "Adam optimizer"
+    assert named_subject("what is early stopping?") == "early stopping"
+    assert named_subject("cross entropy loss meaning for classification") == "cross entropy loss"
+    assert named_subject("Explain the Adam optimizer") == "Adam optimizer"
+    # framing words inflected, or typed with an apostrophe, frame too
+    assert named_subject("early stopping explained") == "early stopping"
+    assert named_subject("why doesn't dropout help") == "dropout"
+    assert named_subject("what is it?") is None
     # two names, or a description, have no one subject
-    assert question_subject("how does dropout differ from batch normalization in training") is None
-    assert question_subject("that thing where you stop training once the validation score stalls") is None
+    assert named_subject("how does dropout differ from batch normalization in training") is None
+    assert named_subject("that thing where you stop training once the validation score stalls") is None
+
+
+@pytest.mark.parametrize(("sentence", "name", "listed"), [
+    ("Ways to Prevent: You can use techniques like dropout, regularization, and early stopping.", "early stopping",
+     True),
+    ("Common loss functions include mean squared error for regression tasks and cross-entropy loss for "
+     "classification tasks.", "cross entropy loss", True),
+    ("Algorithms like decision trees, SVMs, and linear regression are used.", "decision trees", True),
+    # explained where it stands: a relative clause, a verb, a parenthesis
+    ("Common ones include ReLU, which helps; Sigmoid, which maps; and Tanh, which maps inputs to (-1, 1).", "tanh",
+     False),
+    ("The most common type is max pooling, which takes the maximum value in each window.", "max pooling", False),
+    ("Supervised learning uses labels, and unsupervised learning finds patterns.", "unsupervised learning", False),
+    ("Dropout, i.e. switching off units at random, helps.", "dropout", False),
+    # a comma after an opening clause lists nothing
+    ("During training, dropout randomly sets a fraction of the activations to zero.", "dropout", False),
+    ("Additionally, batch normalization provides a slight regularization effect.", "batch normalization", False),
+    ("In a transformer, attention assigns different weights to tokens.", "attention", False),
+    ("Dropout prevents overfitting.", "batch normalization", False),  # not written at all
+])
+def test_names_in_list(sentence, name, listed):
+    from rag.context import names_in_list
+    from rag.keyword import tokenize
+
+    assert names_in_list(sentence, tuple(tokenize(name))) is listed

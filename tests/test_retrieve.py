@@ -272,7 +272,17 @@ def test_a_subject_the_sources_only_name_is_said_so_with_where(pipeline):
                                   f"no answer, and {ref2} only names it in a list (“{sentence}”).")
     assert all(s.text != sentence for s in answer.sentences)
     # the same for a subject typed with a framing word and one more word after it
-    assert pipeline.search("cross entropy loss meaning for classification").named_in_list[0][0] == "cross entropy loss"
+    r = pipeline.search("cross entropy loss meaning for classification")
+    (term, ref, sentence), = r.named_in_list
+    assert (term, ref, r.missing, r.listed) == ("cross entropy loss", "Multisoft Systems Advance-Level Q15",
+                                                ("cross entropy loss",), ())
+    assert sentence.startswith("Common loss functions include mean squared error")
+    # a sub-heading in a passage that answers something else ("Average Pooling" under the
+    # pooling question) lists it, though "average" is said elsewhere; a compared one too
+    r = pipeline.search("what is average pooling?")
+    assert r.missing == ("average pooling",) and r.listed and r.listed[0][1].startswith("GeeksforGeeks Q"), r.listed
+    r = pipeline.search("difference between average pooling and max pooling")
+    assert r.missing == ("average pooling",) and r.listed, (r.missing, r.listed)
     # explained subjects, and one whose first word is explained, are answered as before
-    for q in ("what is dropout?", "tanh activation range and when to use it", "what is max pooling"):
+    for q in ("what is dropout?", "what are tanh activations?", "what is max pooling", "why use batch normalization"):
         assert pipeline.search(q).missing == (), q
