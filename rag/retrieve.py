@@ -268,9 +268,8 @@ class Retriever:
         one item of a list ("You can use techniques like dropout, regularization, and
         early stopping."), either None but not both. None when a passage writes it in a
         title it answers or in a sentence that says something of it, or when no passage
-        writes it. A name listed in sentences only, ending in a generic head noun, is as
-        explained as its other words when they are technical ("tanh activations" is only
-        listed, but "tanh" is explained, and so its activation).
+        writes it, or when it is a shorter name's with a generic head noun added ("tanh
+        activations", "self attention mechanism": see below).
         The words may stand one apart: "shallow and deep networks" writes "shallow networks"."""
         words = tuple(tokenize(text))
         if not words:
@@ -278,9 +277,16 @@ class Retriever:
         explained, heading, in_list = self._scan(words)
         if explained or (heading is None and in_list is None):
             return None
-        core = tuple(w for w in words if w not in _HEAD_TOKENS)
-        if heading is None and core and core != words and all(is_technical(w) for w in core) and self._scan(core)[0]:
-            return None  # (a heading still lists it: "average pooling", though "average" is said elsewhere)
+        # A name that ends in a generic head noun is explained when its shorter form is and
+        # that form is a name itself: technical words ("tanh" of "tanh activations") or a
+        # name with its own head noun ("self attention" of "self attention mechanism"). A
+        # plain word is no name: "average" is said elsewhere, "average pooling" only heads
+        # ("layer" of "layer normalization" neither).
+        shorter = words[:-1]
+        if words[-1] in _HEAD_TOKENS and shorter and ((len(shorter) > 1 and shorter[-1] in _HEAD_TOKENS)
+                                                       or all(is_technical(w) for w in shorter)):
+            if self._scan(shorter)[0]:
+                return None
         return heading, in_list
 
     def _scan(self, words: tuple[str, ...]):

@@ -284,5 +284,6 @@ def test_a_subject_the_sources_only_name_is_said_so_with_where(pipeline):
     r = pipeline.search("difference between average pooling and max pooling")
     assert r.missing == ("average pooling",) and r.listed, (r.missing, r.listed)
     # explained subjects, and one whose first word is explained, are answered as before
-    for q in ("what is dropout?", "what are tanh activations?", "what is max pooling", "why use batch normalization"):
+    for q in ("what is dropout?", "what are tanh activations?", "what is max pooling", "why use batch normalization",
+              "how does the self attention mechanism work"):
         assert pipeline.search(q).missing == (), q
