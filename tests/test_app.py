@@ -179,6 +179,12 @@ def test_refusal_and_missing_terms_never_call_the_model(local_model):
     msgs = ask(at, "What is GELU activation in neural networks?")
     assert state["calls"] == []
     assert msgs[1]["answer"].refused and msgs[3]["answer"].missing == ("GELU",)
+    # a name the sources only list is said so on the page, with where, and no model is asked
+    msgs = ask(at, "what is early stopping?")
+    assert state["calls"] == [] and msgs[5]["answer"].named_in_list
+    infos = [i.value for i in at.info]
+    assert any(i.startswith("The sources do not explain “early stopping”:") and "only names it in a list" in i
+               for i in infos), infos
 
 
 def test_compare_synthesis_after_the_cards(local_model):
