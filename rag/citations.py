@@ -511,8 +511,8 @@ def _co_item_swap(sentence: str, clause: str, others: list[str]) -> tuple[str, s
     hidden layers for better gradient flow") is that item's, not this one's. Returns
     (the sentence's name, the clause's name), or None. Both must be names (technical
     words, ``is_technical``): the sentence's subject, a name before its verb, is written in
-    another clause and not in this one, which opens with a name that neither the sentence nor the other
-    clauses write."""
+    another clause and not in this one, which opens with a name that neither the sentence
+    nor the other clauses write."""
     lead = _ITEM_LEAD.match(clause)
     if not lead or not is_technical(lead.group(1)):
         return None

@@ -23,7 +23,7 @@ from functools import lru_cache
 from rag.keyword import _WORD, tokenize
 from rag.query import _FRAME, split_asks
 from rag.records import Passage, SearchResult
-from rag.text import announces, is_header_row, is_legend, split_sentences, table_sentences
+from rag.text import announces, in_order_at, is_header_row, is_legend, split_sentences, table_sentences
 
 __all__ = ["ContextPassage", "answer_passages", "select_context", "looks_like_instruction", "headed_claims",
            "leans_back", "heading_items",
@@ -141,9 +141,9 @@ def is_claim(sentence: str) -> bool:
 # "include mean squared error … and cross-entropy loss") or after one ("early stopping and
 # …"). A bare comma lists only after a listing word ("Algorithms like decision trees,
 # SVMs, …"): "During training, dropout randomly sets …" is no list.
-_LIST_WORD = re.compile(r"\b(?:like|include[sd]?|including|such as|e\.g\.|as well as)\s", re.I)
-_LIST_BEFORE = re.compile(r"(?:\band|\bor|\blike|\binclude[sd]?|\bincluding|\bsuch as|\be\.g\.|\bas well as)\s*$",
-                          re.I)
+_LISTING = r"like|include[sd]?|including|such as|e\.g\.|as well as"
+_LIST_WORD = re.compile(rf"\b(?:{_LISTING})\s", re.I)
+_LIST_BEFORE = re.compile(rf"\b(?:and|or|{_LISTING})\s*$", re.I)
 _LIST_AFTER = re.compile(r"^\s*(?:and|or|as well as)\b", re.I)
 _COMMA_BEFORE = re.compile(r",\s*$")
 _COMMA_AFTER = re.compile(r"^\s*,")
@@ -161,19 +161,7 @@ def _spans(sentence: str, words: tuple[str, ...], gap: int) -> list[tuple[int, i
     ``gap`` other tokens between two; a hyphenated word also gives its parts)."""
     flat = [(t, m.start(), m.end()) for m in _WORD.finditer(sentence.lower().replace("’", "'"))
             for t in tokenize(m.group())]
-    out = []
-    for i, (t, start, _) in enumerate(flat):
-        if t != words[0]:
-            continue
-        at = i
-        for w in words[1:]:
-            nxt = next((j for j in range(at + 1, min(len(flat), at + 2 + gap)) if flat[j][0] == w), None)
-            if nxt is None:
-                break
-            at = nxt
-        else:
-            out.append((start, flat[at][2]))
-    return out
+    return [(flat[i][1], flat[j][2]) for i, j in in_order_at([t for t, _, _ in flat], words, gap)]
 
 
 def names_in_list(sentence: str, words: tuple[str, ...], gap: int = 1) -> bool:

@@ -101,13 +101,14 @@ def table_sentences(text: str) -> frozenset[str]:
     return frozenset(split_sentences("\n".join(table_rows(text))))
 
 
-def in_order(tokens: tuple[str, ...] | list[str], words: tuple[str, ...] | list[str], gap: int = 0) -> bool:
-    """Whether ``words`` occur in ``tokens`` in order, with at most ``gap`` other tokens
-    between two of them (gap 0: one after another; "shallow and deep networks" writes
-    "shallow network" with gap 1)."""
+def in_order_at(tokens: tuple[str, ...] | list[str], words: tuple[str, ...] | list[str],
+                gap: int = 0) -> list[tuple[int, int]]:
+    """Every place ``words`` occur in ``tokens`` in order, with at most ``gap`` other tokens
+    between two of them, as (index of the first word, index of the last)."""
     tokens, words = tuple(tokens), tuple(words)
+    out = []
     for i, t in enumerate(tokens):
-        if t != words[0]:
+        if not words or t != words[0]:
             continue
         at = i
         for w in words[1:]:
@@ -116,5 +117,12 @@ def in_order(tokens: tuple[str, ...] | list[str], words: tuple[str, ...] | list[
                 break
             at = nxt
         else:
-            return True
-    return False
+            out.append((i, at))
+    return out
+
+
+def in_order(tokens: tuple[str, ...] | list[str], words: tuple[str, ...] | list[str], gap: int = 0) -> bool:
+    """Whether ``words`` occur in ``tokens`` in order, with at most ``gap`` other tokens
+    between two of them (gap 0: one after another; "shallow and deep networks" writes
+    "shallow network" with gap 1)."""
+    return bool(in_order_at(tokens, words, gap))
