@@ -183,20 +183,25 @@ def ingest(
 
 def _print_report(report) -> None:
     """The per-file table of an ingest report, then skipped files and warnings (stderr)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{_count(len(report.files), 'document')} from {report.folder}", title_justify="left")
-    for name, just in (("file", "left"), ("format", "left"), ("layout", "left"), ("questions", "right"),
-                       ("prose", "right"), ("intro", "right"), ("hidden chars", "right"), ("label", "left")):
-        table.add_column(name, justify=just, overflow="fold")
+    # No vertical rules, the label under its file name, and counts that never wrap: in 80
+    # columns (a pipe, a small terminal) the names get the room instead of breaking mid-word.
+    table = Table(title=f"{_count(len(report.files), 'document')} from {report.folder}", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 1))
+    table.add_column("file, label", overflow="fold", ratio=1)
+    table.add_column("format", no_wrap=True)  # and the layout under it
+    for name in ("Q&A", "prose", "intro", "hidden"):
+        table.add_column(name, justify="right", no_wrap=True)
     for f in report.files:
         hidden = f"{f.hidden_chars:,}" + ("" if f.boilerplate_rules else " (rules off)")
         fmt = f.format + (f", {f.pages} pages" if f.pages else "")
-        table.add_row(_escape(f.file), fmt, f.layout, str(f.questions), str(f.prose), str(f.intro), hidden,
-                      _escape(f.label))
-    for s in report.skipped:
-        table.add_row(_escape(s.source), "-", "skipped", "", "", "", "", _escape(s.reason))
+        name = _escape(f.file) + ("" if f.label == Path(f.file).stem else f"\n[dim]{_escape(f.label)}[/dim]")
+        table.add_row(name, f"{fmt}\n{f.layout}", str(f.questions), str(f.prose), str(f.intro), hidden)
+    for sk in report.skipped:
+        table.add_row(f"{_escape(sk.source)}\n[dim]{_escape(sk.reason)}[/dim]", "skipped", "", "", "", "")
     Console(highlight=False, soft_wrap=False).print(table)
     for f in report.files:
         if f.warning:
@@ -434,7 +439,8 @@ def _compare_text(cmp) -> None:
     cards = []
     for s in cmp.sources:
         if not s.covered:
-            cards.append(Panel(f"[dim]not covered[/] (best match {s.confidence:.2f})", title=_escape(s.label),
+            note = f"\n\n[dim]{_escape(s.nearest_note)}[/]" if s.nearest_note else ""
+            cards.append(Panel(f"[dim]not covered[/] (best match {s.confidence:.2f}){note}", title=_escape(s.label),
                                border_style="grey50", width=38))
             continue
         refs = ", ".join(f"{_escape(p.ref.removeprefix(s.label).strip())}: {_escape(p.title or '')}" for p in s.passages)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.context import heading_items, is_claim, is_heading_only, leans_back, named_claims
+from rag.context import heading_items, is_claim, is_heading_only, is_hollow, leans_back, named_claims
 from rag.keyword import tokenize
 from rag.records import Answer, Hit, Passage
 from rag.retrieve import clean_question
@@ -44,6 +44,25 @@ class SourceAnswer:
     confidence: float
     hits: tuple[Hit, ...]
     gist: str
+    # Not covered although its best match passes the absolute cut: the source's nearest
+    # passage, so the card can say what it does have ("Q30 What is Dropout and Early
+    # Stopping…?", which lists the names and answers nothing). None for a weak match.
+    nearest: Passage | None = None
+
+    @property
+    def nearest_hollow(self) -> bool:
+        """Whether the nearest passage of a source that does not cover the question is a
+        question it lists without an answer (``rag.context.is_hollow``)."""
+        return self.nearest is not None and is_hollow(self.nearest)
+
+    @property
+    def nearest_note(self) -> str:
+        """What a card that does not cover the question says of its nearest passage:
+        "nearest: Q29 How to Avoid Overfitting…?", or that it lists one without an answer."""
+        if self.nearest is None:
+            return ""
+        where = f"{self.nearest.ref.removeprefix(self.label).strip()} “{self.nearest.title or ''}”"
+        return f"lists {where} without an answer" if self.nearest_hollow else f"nearest: {where}"
 
     @property
     def passages(self) -> tuple[Passage, ...]:
@@ -60,6 +79,8 @@ class SourceAnswer:
             "confidence": round(self.confidence, 4),
             "gist": self.gist,
             "passages": [h.to_json() for h in self.hits] if self.covered else [],
+            "nearest": None if self.covered or self.nearest is None else {
+                "ref": self.nearest.ref, "title": self.nearest.title, "answered": not self.nearest_hollow},
         }
 
 
@@ -201,7 +222,9 @@ def compare_sources(
         hits = tuple(h for h in hits if h.rank == hits[0].rank or h.dense >= max(COVER_ABS, top - 0.1))
         info = index.sources[src]
         answers.append(SourceAnswer(src, info["label"], info["title"], covered, top, hits,
-                                    _gist(hits[0].passage, qvec, index.encoder) if covered and hits else ""))
+                                    _gist(hits[0].passage, qvec, index.encoder) if covered and hits else "",
+                                    # a near miss (only the relative cut failed) names what it has
+                                    hits[0].passage if not covered and hits and top >= COVER_ABS else None))
     covered = [a for a in answers if a.covered]
     agreement, differences = _synthesis_points(covered, index.encoder)
     synthesis = None

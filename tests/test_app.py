@@ -247,6 +247,10 @@ def test_compare_page_shows_five_sources(app):
     assert len(cmp.sources) == 5 and sum(s.covered for s in cmp.sources) == 3
     assert any("3 of 5 sources answer" in h.value for h in app.subheader)
     assert cmp.synthesis is None  # quotes only: no model was asked
+    # a source that is a near miss names its nearest passage under "not covered"
+    notes = [s.nearest_note for s in cmp.sources if s.nearest_note]
+    captions = [c.value for c in app.caption]
+    assert notes and all(n in captions for n in notes)
 
 
 def test_corpus_deep_link_opens_the_passage(app, index):

@@ -306,8 +306,13 @@ def test_ingest_dry_run_and_report_show_the_split_without_building(run_cli, cli_
     assert files["self_supervised_explainer.txt"]["hidden_chars"] == 0
     assert data["skipped"] == [{"file": "latin1.txt", "reason": "not UTF-8 text (byte 3); save it as UTF-8"}]
     assert not (tmp_path / "home" / "index").exists()
-    r = run_cli("ingest", "--dry-run", "--corpus", str(corpus), env=env)
+    r = run_cli("ingest", "--dry-run", "--corpus", str(corpus), env={**env, "COLUMNS": "80"})
     assert r.returncode == 0 and "headings" in r.stdout and "prose" in r.stdout and "Dry run" in r.stdout
+    # in 80 columns the file names stay whole, and the skipped file says why on the next line
+    lines = r.stdout.splitlines()
+    for name in ("sub/TRICKS.MD", "self_supervised_explainer.txt", "latin1.txt"):
+        assert any(line.split() and line.split()[0] == name for line in lines), r.stdout
+    assert "not UTF-8 text" in lines[next(i for i, line in enumerate(lines) if "latin1.txt" in line) + 1]
     r = run_cli("inspect", str(corpus / "sub" / "TRICKS.MD"), "--json", env=env)
     units = json.loads(r.stdout)["units"]
     assert [u["title"] for u in units if u["kind"] == "qa"][0] == "What is label smoothing and why is it used?"

@@ -53,6 +53,35 @@ def test_not_covered_sources_are_not_dressed_up(pipeline):
     assert all(is_relevant(s.passages[0], gold) for s in cmp.sources if s.covered)
 
 
+def test_a_near_miss_names_what_the_source_has(pipeline):
+    """A source whose best match passes the absolute cut but not the relative one says
+    which passage that is; one that lists the question with no answer says so; a weak
+    match names nothing."""
+    from rag.compare import COVER_ABS, SourceAnswer
+    from rag.context import is_hollow
+
+    seen = 0
+    for q in ("what is dropout", "What is gradient descent?", "Explain LSTM networks.",
+              "What is a feedforward neural network?"):
+        for s in pipeline.compare(q).sources:
+            data = s.to_json()
+            if s.covered or s.confidence < COVER_ABS:
+                assert s.nearest is None and data["nearest"] is None and s.nearest_note == ""
+                continue
+            seen += 1
+            assert s.nearest is not None and s.nearest.source == s.source
+            assert data["nearest"] == {"ref": s.nearest.ref, "title": s.nearest.title,
+                                       "answered": not is_hollow(s.nearest)}
+            assert s.nearest.title in s.nearest_note
+    assert seen >= 3
+    hollow = next(p for p in pipeline.index.passages
+                  if p.source.startswith("003") and p.title and p.title.startswith("What is Dropout and Early"))
+    assert is_hollow(hollow)
+    card = SourceAnswer(hollow.source, "GeeksforGeeks", "", False, 0.6, (), "", hollow)
+    assert card.nearest_note == "lists Q30 “What is Dropout and Early Stopping in Neural Networks?” without an answer"
+    assert card.to_json()["nearest"]["answered"] is False
+
+
 def test_out_of_corpus_comparison_is_refused(pipeline):
     cmp = pipeline.compare("Who wrote Pride and Prejudice?")
     assert cmp.refused and not any(s.covered for s in cmp.sources)

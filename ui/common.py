@@ -238,6 +238,8 @@ def show_comparison(cmp, slot_wanted: bool):
             st.markdown(f"**{s.label}**")
             if not s.covered:
                 st.caption(f":material/block: not covered (best match {s.confidence:.2f})")
+                if s.nearest_note:
+                    st.caption(s.nearest_note)
                 continue
             st.caption(":material/check_circle: covered")
             st.markdown(f'<div class="quotes gist">{html.escape(s.gist)}</div>', unsafe_allow_html=True)
