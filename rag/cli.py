@@ -509,16 +509,28 @@ def topics(
     if as_json:
         _print_json(tmap.to_json())
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(highlight=False)
     rows = tmap.to_csv_rows()
-    table = Table(title=f"{len(tmap.topics)} topics across {len(tmap.sources)} sources", show_lines=False)
-    for h in rows[0]:
-        table.add_column(h, overflow="fold")
+    # Words are never broken ("Backpropag|ation"): the topic column is as wide as its
+    # longest word, and when a source's label has a word too long for its share of the
+    # width (80 columns: "GeeksforGeeks"), the columns are headed 1, 2, … under a legend.
+    topic_width = min(24, max(len(w) for r in rows for w in (r[0].split() or [""])))
+    share = (console.width - topic_width - 2 * len(rows[0])) // max(1, len(tmap.sources))
+    short = any(len(w) > share for _, label in tmap.sources for w in label.split())
+    title = f"{len(tmap.topics)} topics across {len(tmap.sources)} sources"
+    if short:
+        title += "\n" + "; ".join(f"{i} {label}" for i, (_, label) in enumerate(tmap.sources, 1))
+    table = Table(title=_escape(title), title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    table.add_column("topic", min_width=topic_width, ratio=2)
+    for i, label in enumerate(rows[0][1:], 1):
+        table.add_column(str(i) if short else _escape(label), ratio=1)
     for row in rows[1:]:
         table.add_row(*[_escape(c) for c in row])
-    Console(highlight=False).print(table)
+    console.print(table)
     if csv_file is not None:
         _err(f"wrote {csv_file}")
 

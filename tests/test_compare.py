@@ -127,6 +127,22 @@ def test_topics_cli_csv(run_cli, tmp_path):
     assert r.returncode == 1 and "cannot write" in r.stderr
 
 
+@pytest.mark.parametrize("columns", ["80", "160"])
+def test_topics_table_never_breaks_a_word(run_cli, cli_env, columns):
+    """In 80 columns the sources are numbered under a legend; in 160 they are named; a
+    topic's words are whole either way."""
+    r = run_cli("topics", env={**cli_env, "COLUMNS": columns})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(line.split()[:1] == ["Backpropagation"] for line in lines), r.stdout
+    legend = "1 Basic & Advanced Q&A; 2 Multisoft Systems; 3 Nathan Rosidi; 4 GeeksforGeeks"
+    header = next(line for line in lines if line.split()[:1] == ["topic"])
+    if columns == "80":
+        assert legend in " ".join(lines[:4]) and header.split() == ["topic", "1", "2", "3", "4", "5"]
+    else:
+        assert "GeeksforGeeks" in header and legend not in r.stdout
+
+
 def test_a_tables_header_row_is_never_a_sources_gist(pipeline):
     from rag.compare import _gist
     from rag.text import is_header_row, table_rows
