@@ -139,6 +139,7 @@ def ingest(
     current (same documents, model and chunking). The report gives each file's layout,
     questions, prose passages and hidden advert text, and the files skipped and why.
 
+    \b
     Examples:
       rag ingest --corpus corpus/
       rag ingest --corpus my_notes/ --dry-run
@@ -217,6 +218,7 @@ def inspect(
 ) -> None:
     """Show how one file would be split (layout, each passage's kind, title and size); builds nothing.
 
+    \b
     Examples:
       rag inspect my_notes/attention.md
       rag inspect paper.pdf --json
@@ -295,6 +297,7 @@ def search(
 ) -> None:
     """Find the passages that answer a question (hybrid dense + keyword search).
 
+    \b
     Examples:
       rag search "What is dropout?"
       rag search "How does batch normalization help?" -k 3 --source GeeksforGeeks --json
@@ -386,6 +389,7 @@ def ask(
     Refuses ("The sources do not cover this.") when retrieval finds no answer.
     --json prints one document: the final answer.
 
+    \b
     Examples:
       rag ask "How can the vanishing gradient problem be mitigated?"
       rag ask "What is a GRU?" --generator extractive --json
@@ -474,6 +478,7 @@ def compare(
 ) -> None:
     """Compare how each source answers a question: one card per source, then agreement and differences.
 
+    \b
     Examples:
       rag compare "What is dropout?"
       rag compare "How do GANs work?" --generator local --json
@@ -493,6 +498,7 @@ def topics(
 
     Cells list question numbers (I/A: a source's Intermediate/Advance sections; ¶: prose passages).
 
+    \b
     Examples:
       rag topics
       rag topics --csv topics.csv
@@ -550,6 +556,7 @@ def eval_(
     gold passages cited, multi-part answers covering every part, out-of-corpus questions
     declined or hallucinated, sentences the check left out.
 
+    \b
     Examples:
       rag eval eval/dev.jsonl
       rag eval eval/everyday.jsonl --answers --generator local --json
@@ -758,6 +765,7 @@ def practice(
     With --generator local (or api), a model also writes two sentences of feedback after
     the table, checked against the passages like any answer.
 
+    \b
     Examples:
       rag practice --topic dropout
       rag practice --question "What is dropout?" --answer "Dropout turns off random neurons." --json

@@ -433,3 +433,14 @@ def test_unreadable_files_folders_and_broken_links_are_skipped_by_name(cli_env, 
     finally:
         (corpus / "training_tricks.md").chmod(0o644)
         (corpus / "locked").chmod(0o755)
+
+
+@pytest.mark.parametrize("command", ["ingest", "search", "ask", "compare", "topics", "eval", "practice"])
+def test_help_examples_keep_one_command_a_line(run_cli, command):
+    """Click rewraps a docstring's paragraphs; the examples must stay one per line."""
+    r = run_cli(command, "--help")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip() == "Examples:")
+    examples = [line.strip() for line in lines[at + 1:] if line.strip()][:2]
+    assert all(e.startswith(("rag ", "printf ", "RAG_")) for e in examples), lines[at:at + 4]
