@@ -16,10 +16,10 @@ SETS = [p for p in SETS if p.name not in ("answers.jsonl", "practice.jsonl", "pr
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
 def test_gold_strings_occur_in_their_sources(path):
-    # own_docs.jsonl and unseen_docs.jsonl ask about the bundled five plus the documents
-    # in eval/own_docs/ and eval/unseen_docs/
+    # own_docs.jsonl, unseen_docs.jsonl and tune_docs.jsonl ask about the bundled five plus
+    # the documents in eval/own_docs/, eval/unseen_docs/ and eval/tune_docs/
     files = [*(ROOT / "corpus").glob("*.txt"), *(ROOT / "eval" / "own_docs").glob("*.*"),
-             *(ROOT / "eval" / "unseen_docs").glob("*.*")]
+             *(ROOT / "eval" / "unseen_docs").glob("*.*"), *(ROOT / "eval" / "tune_docs").glob("*.*")]
     texts = {p.name: normalise(p.read_text(encoding="utf-8")) for p in files}
     rows = load_questions(path)
     ids = [r["id"] for r in rows]
