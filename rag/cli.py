@@ -172,6 +172,11 @@ def ingest(
     if as_json:
         _print_json(result.to_json())
         return
+    _print_build(result)
+
+
+def _print_build(result) -> None:
+    """The per-file report and the one-line summary of an index build."""
     if result.report is not None:
         _print_report(result.report)
     if not result.built:
@@ -180,6 +185,68 @@ def ingest(
     print(f"Indexed {_count(result.documents, 'document')}: {_count(result.units, 'unit')} "
           f"({_count(result.questions, 'question')}), "
           f"{result.chunks} chunks in {result.seconds:.1f} s -> {result.path}")
+
+
+@app.command()
+def add(
+    files: List[Path] = typer.Argument(..., help="Documents (.txt, .md, .pdf) to add.", readable=False),
+    index: Optional[Path] = IndexOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Add documents to the corpus and rebuild the index (what the app's Corpus page does).
+
+    Each file is read as ingest would read it first; one that cannot be used, or whose
+    name a different document already has, is refused with the reason and the others
+    are added. The bundled corpus/ is never written to: the first addition makes
+    $RAG_HOME/documents with a copy of the bundled five, and every command uses it from
+    then on.
+
+    \b
+    Examples:
+      rag add ~/notes/attention.md ~/papers/interview.pdf
+      rag add notes.md --json
+    """
+    from ingest.add import add_documents
+
+    offered = []
+    for f in files:
+        try:
+            offered.append((f.name, f.read_bytes()))
+        except OSError as exc:
+            raise UserError(f"cannot read {f} ({exc.strerror or exc})") from None
+    report = add_documents(_settings(None, index), offered, progress=sys.stderr.isatty() and not as_json,
+                           notify=lambda m: _err(f"note: {m}"))
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        for f in report.files:
+            print(f"{f.status}: {f.name}" + (f" ({f.reason})" if f.reason else ""))
+        if report.build is not None:
+            _print_build(report.build)
+    if not any(f.status != "refused" for f in report.files):
+        raise typer.Exit(1)
+
+
+@app.command()
+def remove(
+    name: str = typer.Argument(..., help="File name of a document in the corpus folder."),
+    index: Optional[Path] = IndexOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set a document aside (moved to $RAG_HOME/removed/, not deleted) and rebuild the index.
+
+    \b
+    Examples:
+      rag remove attention.md
+    """
+    from ingest.add import remove_document
+
+    kept, build = remove_document(_settings(None, index), name, progress=sys.stderr.isatty() and not as_json,
+                                  notify=lambda m: _err(f"note: {m}"))
+    if as_json:
+        _print_json({"removed": name, "kept": str(kept), "index": build.to_json()})
+        return
+    _print_build(build)
 
 
 def _print_report(report) -> None:

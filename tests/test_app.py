@@ -269,3 +269,32 @@ def test_a_quote_under_its_sub_heading_is_marked_in_its_passage(index):
     p = next(p for p in index.passages if (p.title or "").startswith("Explain Adagrad, RMSProp and Adam"))
     html = passage_html(p, ["Adam (Adaptive Moment Estimation): It combines the benefits of Momentum and RMSProp."])
     assert '<mark class="cited">It combines the benefits of Momentum and RMSProp.</mark>' in html
+
+
+def test_corpus_page_adds_and_removes_a_document(monkeypatch, tmp_path, rag_home, build_report):
+    """Upload on the Corpus page: a good file is indexed and shown, a bad one refused
+    with its reason; then the added document is set aside again."""
+    from tests.test_add import NOTES, _home_with_index
+
+    home = _home_with_index(rag_home, tmp_path / "home")
+    monkeypatch.setenv("RAG_HOME", str(home))
+    monkeypatch.delenv("RAG_CORPUS", raising=False)
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.switch_page("views/corpus.py").run()
+    assert not at.exception, at.exception
+    at.file_uploader(key="upload").set_value([(NOTES.name, NOTES.read_bytes(), "text/markdown"),
+                                              ("bad.txt", b"\xff\xfe", "text/plain")]).run()
+    at.button(key="add_docs").click().run()
+    assert not at.exception, at.exception
+    assert any(f"Added **{NOTES.name}**" in s.value for s in at.success)
+    assert any("**bad.txt** was not added: not UTF-8 text" in e.value for e in at.error)
+    assert at.selectbox(key="corpus_src").value == NOTES.name  # the new document is shown
+    assert any("What is curriculum learning?" in e.label for e in at.expander)
+    assert (home / "documents" / NOTES.name).exists()
+    assert at.selectbox(key="remove_pick").options == [NOTES.name]
+    at.button(key="remove_doc").click().run()
+    assert not at.exception, at.exception
+    assert any(f"Removed **{NOTES.name}**" in s.value for s in at.success)
+    assert NOTES.name not in at.selectbox(key="corpus_src").options
+    assert (home / "removed" / NOTES.name).exists()

@@ -19,7 +19,7 @@ from rag.config import Settings
 from rag.records import Answer
 from ui.render import answer_html, citation_title, corpus_link, passage_html
 
-__all__ = ["get_pipeline", "get_topics", "sidebar", "show_answer", "show_reply", "show_refusal", "written_html",
+__all__ = ["get_pipeline", "get_topics", "reload_pipeline", "sidebar", "show_answer", "show_reply", "show_refusal", "written_html",
            "show_left_out", "show_comparison", "show_synthesis", "GENERATOR_LABELS"]
 
 GENERATOR_LABELS = {"local": "Local model (Qwen2.5 1.5B)", "api": "API model", "extractive": "Quotes only"}
@@ -45,6 +45,13 @@ def _topics_for(settings: Settings):
 def get_topics():
     """The topic map, computed once per process."""
     return _topics_for(Settings.from_env())
+
+
+def reload_pipeline() -> None:
+    """Forget the loaded index and topics (after documents were added or removed): every
+    session's next page run loads the index the corpus now builds."""
+    _pipeline_for.clear()
+    _topics_for.clear()
 
 
 def _available_generators(pipe) -> list[str]:

@@ -1,0 +1,178 @@
+"""Adding documents to the corpus and setting them aside (``ingest.add``, ``rag add``,
+``rag remove``): the bundled corpus is never written to, nothing is overwritten, and
+the rebuilt index is the one every command uses afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, ROOT
+
+TUNE_DOCS = ROOT / "eval" / "tune_docs"
+NOTES = TUNE_DOCS / "curriculum_notes.md"
+
+
+def _bundled_state() -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(CORPUS.iterdir()) if p.is_file()}
+
+
+def _home_with_index(rag_home: Path, home: Path) -> Path:
+    """A data directory holding a copy of the session's index (built from the bundled
+    corpus), so a test starts where a new user does after ``make run``."""
+    home.mkdir(parents=True)
+    for p in rag_home.iterdir():
+        if p.name == "index" or p.name.startswith(".index-"):
+            if p.is_symlink():
+                (home / p.name).symlink_to(p.readlink())
+            elif p.is_dir():
+                shutil.copytree(p, home / p.name, symlinks=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def added(tmp_path_factory, rag_home, build_report):
+    """One addition to a fresh copy: a good Markdown file, a file that is not UTF-8, an
+    image, and a second copy of a bundled name with other bytes."""
+    from ingest.add import add_documents
+    from rag.config import Settings
+
+    home = _home_with_index(rag_home, tmp_path_factory.mktemp("add") / "home")
+    before = _bundled_state()
+    settings = Settings.from_env(environ={}, home=home)
+    assert settings.corpus.resolve() == CORPUS.resolve()  # remembered: the index was built from it
+    report = add_documents(settings, [
+        (NOTES.name, NOTES.read_bytes()),
+        ("latin1.txt", "caf\xe9 au lait\n".encode("latin-1")),
+        ("picture.png", b"\x89PNG\r\n"),
+        ("000_4ab14a2e9b84814d.txt", b"Something else entirely.\n"),
+    ], environ={})
+    return home, report, before
+
+
+def test_adding_to_the_bundled_corpus_makes_a_folder_of_ones_own(added):
+    home, report, before = added
+    assert report.folder == home / "documents"
+    assert _bundled_state() == before  # the checkout's corpus/ is untouched
+    names = {p.name for p in report.folder.iterdir()}
+    assert {"sources.toml", NOTES.name} | {n for n in before if n.endswith(".txt")} <= names
+    assert (report.folder / NOTES.name).read_bytes() == NOTES.read_bytes()
+    assert report.added == (NOTES.name,)
+    assert report.build is not None and report.build.built and report.build.documents == 6
+
+
+def test_unusable_or_clashing_files_are_refused_with_the_reason_and_not_written(added):
+    home, report, _ = added
+    status = {f.name: (f.status, f.reason) for f in report.files}
+    assert status["latin1.txt"] == ("refused", "not UTF-8 text (byte 3); save it as UTF-8")
+    assert status["picture.png"] == ("refused", "not a supported format (.txt, .md or .pdf)")
+    assert status["000_4ab14a2e9b84814d.txt"][0] == "refused"
+    assert "already in" in status["000_4ab14a2e9b84814d.txt"][1]
+    folder = report.folder
+    assert not (folder / "latin1.txt").exists() and not (folder / "picture.png").exists()
+    assert (folder / "000_4ab14a2e9b84814d.txt").read_bytes() == (CORPUS / "000_4ab14a2e9b84814d.txt").read_bytes()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_every_command_then_uses_the_new_folder_and_finds_the_new_document(added):
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    home, report, _ = added
+    settings = Settings.from_env(environ={}, home=home)
+    assert settings.corpus == report.folder
+    pipe = Pipeline(settings)
+    res = pipe.search("What is curriculum learning?")
+    assert res.hits[0].passage.source == NOTES.name
+    assert pipe.search("What is dropout?").hits[0].passage.source.endswith(".txt")  # the five are still there
+
+
+def test_the_same_bytes_again_change_nothing(added):
+    from ingest.add import add_documents
+    from rag.config import Settings
+
+    home, report, _ = added
+    again = add_documents(Settings.from_env(environ={}, home=home), [(NOTES.name, NOTES.read_bytes())], environ={})
+    assert [(f.status, f.name) for f in again.files] == [("unchanged", NOTES.name)]
+    assert again.build is None  # no rebuild for nothing
+
+
+def test_a_pinned_bundled_corpus_is_refused(settings):
+    from ingest.add import add_documents
+    from rag.errors import UserError
+
+    with pytest.raises(UserError, match="RAG_CORPUS names the bundled corpus"):
+        add_documents(settings, [(NOTES.name, NOTES.read_bytes())], environ={"RAG_CORPUS": str(CORPUS)})
+
+
+def test_removing_sets_the_document_aside_and_rebuilds(tmp_path, rag_home, build_report):
+    from ingest.add import add_documents, own_documents, remove_document
+    from rag.config import Settings
+    from rag.errors import UserError
+    from rag.pipeline import Pipeline
+
+    home = _home_with_index(rag_home, tmp_path / "home")
+    with pytest.raises(UserError, match="bundled corpus is not changed"):
+        remove_document(Settings.from_env(environ={}, home=home), "000_4ab14a2e9b84814d.txt")
+    add_documents(Settings.from_env(environ={}, home=home), [(NOTES.name, NOTES.read_bytes())], environ={})
+    settings = Settings.from_env(environ={}, home=home)
+    assert own_documents(settings) == [NOTES.name]  # the bundled copies are not offered for removal
+    with pytest.raises(UserError, match="no document 'nope.md'"):
+        remove_document(settings, "nope.md")
+    kept, build = remove_document(settings, NOTES.name)
+    assert kept == home / "removed" / NOTES.name and kept.read_bytes() == NOTES.read_bytes()
+    assert not (settings.corpus / NOTES.name).exists() and build.built and build.documents == 5
+    assert own_documents(settings) == []
+    assert all(p.source != NOTES.name for p in Pipeline(settings).index.passages)
+
+
+def test_the_only_document_is_not_removed(tmp_path):
+    from ingest.add import remove_document
+    from rag.config import Settings
+    from rag.errors import UserError
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(NOTES, folder)
+    with pytest.raises(UserError, match="only document"):
+        remove_document(Settings.from_env(environ={}, home=tmp_path / "home", corpus=folder), NOTES.name)
+    assert (folder / NOTES.name).exists()
+
+
+def test_rag_add_and_remove_from_the_command_line(run_cli, cli_env, tmp_path, rag_home):
+    home = _home_with_index(rag_home, tmp_path / "home")
+    env = {k: v for k, v in cli_env.items() if k != "RAG_CORPUS"}
+    env["RAG_HOME"] = str(home)
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"\xff\xfe")
+    r = run_cli("add", str(bad), env=env)
+    assert r.returncode == 1 and r.stdout.splitlines() == ["refused: bad.md (not UTF-8 text (byte 0); save it as UTF-8)"]
+    r = run_cli("add", str(tmp_path / "missing.md"), env=env)
+    assert r.returncode == 1 and r.stderr.strip().startswith("error: cannot read") and "Traceback" not in r.stderr
+    r = run_cli("add", str(NOTES), str(bad), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["folder"] == str(home / "documents")
+    assert [(f["file"], f["status"]) for f in data["files"]] == [(NOTES.name, "added"), ("bad.md", "refused")]
+    assert data["index"]["built"] and data["index"]["documents"] == 6
+    r = run_cli("search", "What is curriculum learning?", "--json", env=env)
+    assert json.loads(r.stdout)["passages"][0]["source"] == NOTES.name
+    r = run_cli("remove", NOTES.name, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kept"] == str(home / "removed" / NOTES.name)
+
+
+def test_a_folder_of_ones_own_is_added_to_in_place(tmp_path):
+    from ingest.add import documents_folder
+    from rag.config import Settings
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    settings = Settings.from_env(environ={}, home=tmp_path / "home", corpus=mine)
+    assert documents_folder(settings, environ={"RAG_CORPUS": str(mine)}) == mine
+    bundled = Settings.from_env(environ={}, home=tmp_path / "home", corpus=CORPUS)
+    assert documents_folder(bundled, environ={}) == tmp_path / "home" / "documents"
