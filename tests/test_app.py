@@ -292,6 +292,7 @@ def test_corpus_page_adds_and_removes_a_document(monkeypatch, tmp_path, rag_home
     assert at.selectbox(key="corpus_src").value == NOTES.name  # the new document is shown
     assert any("What is curriculum learning?" in e.label for e in at.expander)
     assert (home / "documents" / NOTES.name).exists()
+    assert not at.file_uploader[0].value  # emptied: the files are in the corpus now
     assert at.selectbox(key="remove_pick").options == [NOTES.name]
     at.button(key="remove_doc").click().run()
     assert not at.exception, at.exception

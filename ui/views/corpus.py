@@ -23,8 +23,10 @@ def _manage_documents(pipe) -> None:
     with st.expander("Add or remove documents", icon=":material/upload_file:", expanded=bool(done)):
         st.caption("Notes, articles or PDFs (.txt, .md, .pdf), in any question-and-answer layout or as prose. "
                    "The bundled corpus is never changed: the first document added makes a folder of your own "
-                   "with a copy of the five beside it, and the index is rebuilt from it (about 20 s).")
-        files = st.file_uploader("Documents", type=FORMATS, accept_multiple_files=True, key="upload")
+                   "with a copy of the five beside it, and the index is rebuilt from it (under a minute).")
+        # a new key after each addition empties the uploader (the files are in the corpus now)
+        files = st.file_uploader("Documents", type=FORMATS, accept_multiple_files=True,
+                                 key=f"upload{st.session_state.get('_uploads', 0) or ''}")
         if st.button("Add to the index", disabled=not files, key="add_docs", icon=":material/add:"):
             try:
                 with st.spinner("Checking and indexing…"):
@@ -47,6 +49,7 @@ def _manage_documents(pipe) -> None:
                 if report.added:
                     st.session_state["corpus_src"] = report.added[0]  # show the first new document
             st.session_state["_documents_done"] = notes
+            st.session_state["_uploads"] = st.session_state.get("_uploads", 0) + 1
             reload_pipeline()
             st.rerun()
         mine = own_documents(pipe.settings)
