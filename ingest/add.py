@@ -9,22 +9,26 @@ remembers its corpus). A folder of one's own is added to in place.
 Nothing the user has is overwritten or lost: each file is read as ingest would read it
 (format, UTF-8, size, text in a PDF) before it is written, and refused with the reason if
 it cannot be used or if a different file already has its name; a removed document is
-moved to ``$RAG_HOME/removed/``, not deleted.
+moved to ``$RAG_HOME/removed/``, not deleted, and moved back if the index cannot be
+rebuilt without it. One addition or removal at a time (a lock in ``$RAG_HOME``), so two
+app sessions cannot interleave.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
-import time
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ingest.build import BuildReport, build_index
-from ingest.corpus import FORMATS, SOURCES_FILE, document_text
+from ingest.corpus import FORMATS, SOURCES_FILE, _files, document_text
 from rag.config import DEFAULT_CORPUS, Settings
-from rag.errors import UserError
+from rag.errors import RagError, UserError
 
 __all__ = ["Added", "AddReport", "add_documents", "remove_document", "documents_folder", "own_documents"]
 
@@ -49,7 +53,7 @@ class Added:
 @dataclass(frozen=True)
 class AddReport:
     """The folder written to, each offered file's outcome, and the rebuild (None when
-    nothing changed)."""
+    the index did not change)."""
 
     folder: Path
     files: tuple[Added, ...]
@@ -66,11 +70,15 @@ class AddReport:
                 "index": self.build.to_json() if self.build is not None else None}
 
 
-def _is_bundled(folder: Path) -> bool:
+def _same(a: Path, b: Path) -> bool:
     try:
-        return folder.resolve() == DEFAULT_CORPUS.resolve()
+        return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def _is_bundled(folder: Path) -> bool:
+    return _same(folder, DEFAULT_CORPUS)
 
 
 def documents_folder(settings: Settings, environ: dict[str, str] | None = None) -> Path:
@@ -88,15 +96,36 @@ def documents_folder(settings: Settings, environ: dict[str, str] | None = None) 
     return settings.home / DOCUMENTS
 
 
+@contextlib.contextmanager
+def _changing(home: Path) -> Iterator[None]:
+    """One addition or removal at a time, across processes and the app's sessions (each
+    opens its own descriptor, so ``flock`` serialises threads too)."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        fh = open(home / ".documents.lock", "a")
+    except OSError as exc:
+        raise UserError(f"cannot write in {home} ({exc.strerror or exc}); set RAG_HOME to a writable folder") from None
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _seed(folder: Path) -> None:
-    """Make ``folder`` with a copy of the bundled documents and their ``sources.toml``."""
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for p in sorted(DEFAULT_CORPUS.iterdir()):
-        if p.is_file() and (p.suffix.lower() in FORMATS or p.name == SOURCES_FILE):
-            shutil.copy2(p, tmp / p.name)
-    os.replace(tmp, folder)  # whole or not at all
+    """Make ``folder`` with a copy of the bundled documents and their ``sources.toml``:
+    whole or not at all (a failed copy leaves nothing behind)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        for p in sorted(DEFAULT_CORPUS.iterdir()):
+            if p.is_file() and (p.suffix.lower() in FORMATS or p.name == SOURCES_FILE):
+                shutil.copy2(p, tmp / p.name)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _check(name: str, data: bytes, scratch: Path) -> Added:
@@ -118,17 +147,32 @@ def _check(name: str, data: bytes, scratch: Path) -> Added:
     return Added(base, "added")
 
 
+def _clash(existing: Path, base: str, data: bytes, where: Path) -> Added | None:
+    """The outcome when ``existing`` (a folder's listing, or the bundled corpus a new
+    folder would copy) already has a file named ``base`` in any case; None if free."""
+    taken = [p for p in existing.iterdir() if p.name.lower() == base.lower()] if existing.is_dir() else []
+    if not taken:
+        return None
+    try:
+        same = taken[0].is_file() and taken[0].read_bytes() == data
+    except OSError:
+        same = False
+    if same:
+        return Added(base, "unchanged", f"already in {where}")
+    return Added(base, "refused", f"a different {taken[0].name} is already in {where}; rename the new file")
+
+
 def _place(folder: Path, base: str, data: bytes) -> Added:
-    """Write a checked file into ``folder`` unless a different file has its name."""
-    taken = [p for p in folder.iterdir() if p.name.lower() == base.lower()]
-    if taken:
-        if taken[0].is_file() and taken[0].read_bytes() == data:
-            return Added(base, "unchanged", f"already in {folder}")
-        return Added(base, "refused", f"a different {taken[0].name} is already in {folder}; rename the new file")
-    tmp = folder / f".adding-{os.getpid()}-{time.monotonic_ns()}{Path(base).suffix}"
+    """Write a checked file into ``folder`` under ``base`` unless its name is taken."""
+    clash = _clash(folder, base, data, folder)
+    if clash is not None:
+        return clash
+    tmp = folder / f".adding-{os.getpid()}{Path(base).suffix}"
     try:
         tmp.write_bytes(data)
-        os.replace(tmp, folder / base)  # never a half-written document under its name
+        os.link(tmp, folder / base)  # never replaces a file, never shows a half-written one
+    except FileExistsError:
+        return Added(base, "refused", f"a different {base} is already in {folder}; rename the new file")
     except OSError as exc:
         return Added(base, "refused", f"cannot be written to {folder} ({exc.strerror or exc})")
     finally:
@@ -145,76 +189,105 @@ def add_documents(
     notify: Callable[[str], None] = lambda _msg: None,
 ) -> AddReport:
     """Write ``files`` (name, bytes) into the corpus folder of ``settings`` (see
-    ``documents_folder``) and rebuild the index from that folder when any was added.
+    ``documents_folder``) and rebuild the index from that folder when any was added
+    (or when a file already there is not in the index yet).
 
-    Raises ``UserError`` when the folder cannot be used; a file that cannot is refused
-    in the report, and the others are still added.
+    Raises ``UserError`` when the folder cannot be used or the rebuild fails (then it
+    says which files were written and how to index them); a file that cannot be used is
+    refused in the report, and the others are still added.
     """
-    import tempfile
-
     folder = documents_folder(settings, environ)
-    if not folder.exists() and not _is_bundled(settings.corpus):
-        raise UserError(f"corpus folder not found: {folder}")
-    with tempfile.TemporaryDirectory(prefix="rag-add-") as scratch:
-        checked = [_check(name, data, Path(scratch)) for name, data in files]
-    if not folder.exists() and any(c.status == "added" for c in checked):
-        # (only for a usable file: refusing everything leaves the bundled corpus in use)
+    with _changing(settings.home):
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"{folder} exists and is not a folder; move it away to add documents")
+        if not folder.exists() and not _is_bundled(settings.corpus):
+            raise UserError(f"corpus folder not found: {folder}")
+        with tempfile.TemporaryDirectory(prefix="rag-add-") as scratch:
+            checked = [_check(name, data, Path(scratch)) for name, data in files]
+        if not folder.exists():
+            # Judge names against what the new folder would hold before making it, so
+            # nothing is made, and the index stays on the bundled corpus, for nothing.
+            checked = [(_clash(DEFAULT_CORPUS, c.name, data, DEFAULT_CORPUS) or c) if c.status == "added" else c
+                       for c, (_, data) in zip(checked, files)]
+            if not any(c.status == "added" for c in checked):
+                return AddReport(folder, tuple(checked), None)
+            try:
+                _seed(folder)
+            except OSError as exc:
+                raise UserError(f"cannot make {folder} ({exc.strerror or exc})") from None
+            notify(f"made {folder} with a copy of the bundled documents; new documents go there")
+        outcomes = tuple(_place(folder, c.name, data) if c.status == "added" else c
+                         for c, (_, data) in zip(checked, files))
+        added = [o.name for o in outcomes if o.status == "added"]
+        waiting = any(o.status == "unchanged" for o in outcomes) and not _same(settings.corpus, folder)
+        if not added and not waiting:
+            return AddReport(folder, outcomes, None)  # the index already reads everything offered
         try:
-            _seed(folder)
-        except OSError as exc:
-            raise UserError(f"cannot make {folder} ({exc.strerror or exc})") from None
-        notify(f"made {folder} with a copy of the bundled documents; new documents go there")
-    outcomes = tuple(c if c.status == "refused" else _place(folder, c.name, data)
-                     for c, (_, data) in zip(checked, files))
-    if not any(o.status == "added" for o in outcomes) and (not folder.exists() or _same_corpus(settings, folder)):
-        return AddReport(folder, outcomes, None)  # nothing new, and the index already reads this folder
-    build = build_index(replace(settings, corpus=folder), progress=progress, notify=notify)
-    return AddReport(folder, outcomes, build)
-
-
-def _same_corpus(settings: Settings, folder: Path) -> bool:
-    try:
-        return settings.corpus.resolve() == folder.resolve()
-    except OSError:
-        return False
+            build = build_index(replace(settings, corpus=folder), progress=progress, notify=notify)
+        except RagError as exc:
+            raise UserError(f"{', '.join(added) or 'the documents'} in {folder}, but the index was not rebuilt "
+                            f"({exc}); run: rag ingest --corpus {folder}") from None
+        return AddReport(folder, outcomes, build)
 
 
 def own_documents(settings: Settings) -> list[str]:
-    """Documents of the corpus folder that the bundled corpus does not hold (by name and
-    content): the ones ``remove_document`` may set aside."""
+    """Documents of the corpus folder (paths relative to it) that are not copies of the
+    bundled ones: what the app offers to set aside."""
     if _is_bundled(settings.corpus) or not settings.corpus.is_dir():
         return []
-    bundled = {p.name: p for p in DEFAULT_CORPUS.iterdir() if p.is_file()}
     out = []
-    for p in sorted(settings.corpus.iterdir()):
-        if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in FORMATS:
-            continue
-        twin = bundled.get(p.name)
-        if twin is None or twin.read_bytes() != p.read_bytes():
-            out.append(p.name)
+    for p in _files(settings.corpus):
+        rel = p.relative_to(settings.corpus).as_posix()
+        twin = DEFAULT_CORPUS / rel
+        try:
+            if twin.is_file() and twin.read_bytes() == p.read_bytes():
+                continue
+        except OSError:
+            pass
+        out.append(rel)
     return out
+
+
+def _kept_name(kept: Path, name: str) -> Path:
+    """A name in ``kept`` that no earlier removed file has."""
+    dest, n = kept / name, 1
+    while dest.exists():
+        n += 1
+        dest = kept / f"{Path(name).stem}.{n}{Path(name).suffix}"
+    return dest
 
 
 def remove_document(settings: Settings, name: str, *, progress: bool = False,
                     notify: Callable[[str], None] = lambda _msg: None) -> tuple[Path, BuildReport]:
-    """Move document ``name`` out of the corpus folder into ``$RAG_HOME/removed/`` (kept,
-    under a timestamped name if one is there already) and rebuild the index.
+    """Move document ``name`` (its path in the corpus folder, as ``rag search`` names its
+    source) into ``$RAG_HOME/removed/`` and rebuild the index without it. If the index
+    cannot be rebuilt without it, the document is moved back.
 
-    Raises ``UserError`` for the bundled corpus or a name the folder does not hold."""
-    if _is_bundled(settings.corpus):
+    Raises ``UserError`` for the bundled corpus, a name the folder does not hold, its
+    only document, or a failed rebuild."""
+    corpus = settings.corpus
+    if _is_bundled(corpus):
         raise UserError("the bundled corpus is not changed; add a document first to get a folder of your own")
-    src = settings.corpus / Path(name).name
-    if not src.is_file() or src.suffix.lower() not in FORMATS:
-        raise UserError(f"no document {name!r} in {settings.corpus}")
-    others = [p for p in settings.corpus.iterdir()
-              if p.is_file() and p != src and not p.name.startswith(".") and p.suffix.lower() in FORMATS]
-    if not others:
-        raise UserError(f"{src.name} is the only document in {settings.corpus}; an index needs one")
-    kept = settings.home / REMOVED
-    kept.mkdir(parents=True, exist_ok=True)
-    dest = kept / src.name
-    if dest.exists():
-        dest = kept / f"{src.stem}.{time.strftime('%Y%m%d-%H%M%S')}{src.suffix}"
-    shutil.move(src, dest)
-    notify(f"moved {src.name} to {dest}")
-    return dest, build_index(settings, progress=progress, notify=notify)
+    with _changing(settings.home):
+        try:
+            docs = {p.relative_to(corpus).as_posix(): p for p in _files(corpus)}
+        except RagError as exc:
+            raise UserError(str(exc)) from None
+        src = docs.get(name.replace("\\", "/").strip("/"))
+        if src is None:
+            raise UserError(f"no document {name!r} in {corpus}")
+        if len(docs) == 1:
+            raise UserError(f"{name} is the only document in {corpus}; an index needs one")
+        kept = settings.home / REMOVED
+        try:
+            kept.mkdir(parents=True, exist_ok=True)
+            dest = _kept_name(kept, src.name)
+            shutil.move(src, dest)
+        except OSError as exc:
+            raise UserError(f"cannot move {name} to {kept} ({exc.strerror or exc})") from None
+        notify(f"moved {name} to {dest}")
+        try:
+            return dest, build_index(settings, progress=progress, notify=notify)
+        except RagError as exc:
+            shutil.move(dest, src)  # the index still holds it: put it back where it was
+            raise UserError(f"{name} was not removed: the index cannot be rebuilt without it ({exc})") from None

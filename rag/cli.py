@@ -229,11 +229,16 @@ def add(
 
 @app.command()
 def remove(
-    name: str = typer.Argument(..., help="File name of a document in the corpus folder."),
+    name: str = typer.Argument(..., help="A document of the corpus folder, by its path there (as search names "
+                               "its source: notes.md, sub/notes.md)."),
     index: Optional[Path] = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Set a document aside (moved to $RAG_HOME/removed/, not deleted) and rebuild the index.
+
+    Any document of the corpus folder may be removed, a copy of a bundled one too (never
+    from the bundled corpus/ itself); if the index cannot be rebuilt without it, it is
+    put back.
 
     \b
     Examples:

@@ -76,6 +76,7 @@ def test_unusable_or_clashing_files_are_refused_with_the_reason_and_not_written(
     assert not (folder / "latin1.txt").exists() and not (folder / "picture.png").exists()
     assert (folder / "000_4ab14a2e9b84814d.txt").read_bytes() == (CORPUS / "000_4ab14a2e9b84814d.txt").read_bytes()
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left
+    assert not [p for p in home.iterdir() if p.name.startswith(".documents-")]  # nor a half-made folder
 
 
 def test_every_command_then_uses_the_new_folder_and_finds_the_new_document(added):
@@ -164,15 +165,59 @@ def test_rag_add_and_remove_from_the_command_line(run_cli, cli_env, tmp_path, ra
     r = run_cli("remove", NOTES.name, "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kept"] == str(home / "removed" / NOTES.name)
+    r = run_cli("add", str(NOTES), env={**env, "RAG_CORPUS": str(CORPUS)})
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        f"error: RAG_CORPUS names the bundled corpus ({CORPUS}), which is not written to; unset it, or set it "
+        "to a folder of your own, to add documents"]
 
 
-def test_a_folder_of_ones_own_is_added_to_in_place(tmp_path):
-    from ingest.add import documents_folder
+def test_nothing_new_on_the_bundled_corpus_makes_no_folder_and_no_rebuild(tmp_path, settings):
+    """A bundled file's exact bytes, or another file under a bundled name: the folder of
+    one's own is not made, and the index stays as it is."""
+    from ingest.add import add_documents
+    from rag.config import Settings
+
+    home = tmp_path / "home"
+    fresh = Settings.from_env(environ={}, home=home, corpus=CORPUS)
+    twin = CORPUS / "004_72fcb9cbaed1c214.txt"
+    report = add_documents(fresh, [(twin.name, twin.read_bytes()), ("000_4ab14a2e9b84814d.TXT", b"Other text.\n")],
+                           environ={})
+    assert [f.status for f in report.files] == ["unchanged", "refused"]
+    assert "rename the new file" in report.files[1].reason
+    assert report.build is None and not (home / "documents").exists()
+
+
+def test_a_folder_of_ones_own_is_added_to_in_place_and_sub_folders_are_removed_by_path(tmp_path):
+    from ingest.add import add_documents, own_documents, remove_document
     from rag.config import Settings
 
     mine = tmp_path / "mine"
-    mine.mkdir()
+    (mine / "sub").mkdir(parents=True)
+    shutil.copy(NOTES, mine)
+    shutil.copy(NOTES, mine / "sub")
     settings = Settings.from_env(environ={}, home=tmp_path / "home", corpus=mine)
-    assert documents_folder(settings, environ={"RAG_CORPUS": str(mine)}) == mine
-    bundled = Settings.from_env(environ={}, home=tmp_path / "home", corpus=CORPUS)
-    assert documents_folder(bundled, environ={}) == tmp_path / "home" / "documents"
+    quant = TUNE_DOCS / "quantization_qa.txt"
+    report = add_documents(settings, [(quant.name, quant.read_bytes())], environ={"RAG_CORPUS": str(mine)})
+    assert report.folder == mine and report.added == (quant.name,) and report.build.documents == 3
+    assert own_documents(settings) == [NOTES.name, quant.name, f"sub/{NOTES.name}"]
+    kept, build = remove_document(settings, f"sub/{NOTES.name}")
+    assert not (mine / "sub" / NOTES.name).exists() and (mine / NOTES.name).exists()  # that one, not its namesake
+    assert build.documents == 2 and kept.read_bytes() == NOTES.read_bytes()
+    again, _ = remove_document(settings, NOTES.name)
+    assert again == kept.with_name(f"{NOTES.stem}.2{NOTES.suffix}")  # the first one removed is kept too
+
+
+def test_a_removal_the_index_cannot_survive_is_undone(tmp_path):
+    from ingest.add import remove_document
+    from rag.config import Settings
+    from rag.errors import UserError
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    shutil.copy(NOTES, mine)
+    (mine / "empty.txt").write_text("   \n")  # skipped by ingest: nothing would be left to index
+    settings = Settings.from_env(environ={}, home=tmp_path / "home", corpus=mine)
+    with pytest.raises(UserError, match="was not removed"):
+        remove_document(settings, NOTES.name)
+    assert (mine / NOTES.name).read_bytes() == NOTES.read_bytes()
+    assert not list((tmp_path / "home" / "removed").iterdir())

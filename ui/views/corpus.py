@@ -39,7 +39,7 @@ def _manage_documents(pipe) -> None:
                 if f.status == "added":
                     notes.append(("success", f"Added **{f.name}**."))
                 elif f.status == "unchanged":
-                    notes.append(("info", f"**{f.name}** is already indexed, unchanged."))
+                    notes.append(("info", f"**{f.name}** is already there, unchanged."))
                 else:
                     notes.append(("error", f"**{f.name}** was not added: {f.reason}."))
             if report.build is not None:
@@ -54,7 +54,7 @@ def _manage_documents(pipe) -> None:
             st.rerun()
         mine = own_documents(pipe.settings)
         if mine:
-            name = st.selectbox("Documents you added", mine, key="remove_pick")
+            name = st.selectbox("Documents of your own (not the bundled five)", mine, key="remove_pick")
             if st.button("Remove from the index", key="remove_doc", icon=":material/remove:"):
                 try:
                     with st.spinner("Removing and re-indexing…"):
