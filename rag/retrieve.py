@@ -12,8 +12,9 @@ Signals per passage:
   passage's title and answer also write side by side.
 
 Fused linearly: ``dense + 0.4 * title + 0.2 * keyword`` (+ ``0.2 * phrase``, added
-later on the same tuning sets; it orders passages but is left out of the stand-out
-test below), chosen on the tuning sets
+later on the same tuning sets, and − 0.2 for an ``intro`` passage, chosen on
+``eval/tune_docs``; both order passages but are left out of the stand-out test below),
+chosen on the tuning sets
 (odd dev ids and ``eval/tune.jsonl``; a plateau: alias-title weight 0.4-0.6 with keyword
 0.15-0.2). The first weights (0.3 / 0.1, chosen on the whole dev set before aliases
 existed) beat reciprocal rank fusion of the same signals (hit@1 0.86) and each signal
@@ -85,6 +86,12 @@ class RetrievalParams:
     # the tuning sets (0.15-0.3 all gain; 0.2 best). It orders passages only: the stand-out
     # test for refusal leaves it out ("new task" is no evidence of "catastrophic forgetting").
     phrase_weight: float = 0.2
+    # Taken off an ``intro`` passage's fused score: an introduction names what the whole
+    # document covers, so it matches questions about any part of it ("hardest-first
+    # ordering, does it help" ranked a notes file's introduction above its anti-curriculum
+    # answer). Chosen on eval/tune_docs (0.2-1.0 all gain one question of 24, 0.1 none; the
+    # tuning sets and eval/own_docs unchanged). Like the phrase, it orders passages only.
+    intro_penalty: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ class Retriever:
         self._source_of = np.array([p.source for p in index.passages])
         self.vocab = Vocabulary.from_texts(
             [f"{p.title or ''}\n{p.answer}" for p in index.passages if p.kind in self.params.kinds])
+        self._intro = np.array([p.kind == "intro" for p in index.passages], dtype=np.float32)
         self._token_cache: dict[int, tuple] = {}  # passage id -> ``_tokens``
         self._phrase_postings: dict[tuple[str, str], np.ndarray] | None = None
 
@@ -173,7 +181,7 @@ class Retriever:
     def _fuse(self, dense: np.ndarray, title: np.ndarray, keyword: np.ndarray,
               phrase: np.ndarray | None = None) -> Signals:
         p = self.params
-        fused = dense + p.title_weight * title + p.keyword_weight * keyword
+        fused = dense + p.title_weight * title + p.keyword_weight * keyword - p.intro_penalty * self._intro
         if phrase is not None:
             fused = fused + p.phrase_weight * phrase
         return Signals(dense, title, keyword, fused, phrase)
@@ -373,7 +381,8 @@ class Retriever:
         refused = best < self.params.refuse_below
         if refused and plan is not None and not parts and allowed.any():
             # (a question of one part: for "X vs Y" each part must be covered, below)
-            scores = (sig.fused if sig.phrase is None else sig.fused - self.params.phrase_weight * sig.phrase)[allowed]
+            scores = sig.fused + self.params.intro_penalty * self._intro  # passages as the question finds them
+            scores = (scores if sig.phrase is None else scores - self.params.phrase_weight * sig.phrase)[allowed]
             refused = float(scores.max() - np.median(scores)) < self.params.stands_out
         if refused and plan is not None and len(rare_phrases(plan.search_text, self.vocab)) > len(plan.unknown):
             # The corpus writes the question's rare phrases ("internal covariate shift")

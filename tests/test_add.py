@@ -221,3 +221,22 @@ def test_a_removal_the_index_cannot_survive_is_undone(tmp_path):
         remove_document(settings, NOTES.name)
     assert (mine / NOTES.name).read_bytes() == NOTES.read_bytes()
     assert not list((tmp_path / "home" / "removed").iterdir())
+
+
+def test_an_introduction_gives_way_to_the_passage_that_answers(added):
+    """A notes file's introduction names everything the file covers; the answer to one
+    of its questions ranks above it (``RetrievalParams.intro_penalty``)."""
+    from dataclasses import replace as with_params
+
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+    from rag.retrieve import Retriever
+
+    home, _, _ = added
+    pipe = Pipeline(Settings.from_env(environ={}, home=home))
+    q = "focusing on the samples with highest loss vs easy-to-hard ordering, whats the difference"
+    res = pipe.retriever.search(q)
+    assert res.hits[0].passage.title == "How does hard example mining relate to curriculum learning?"
+    plain = Retriever(pipe.index, with_params(pipe.retriever.params, intro_penalty=0.0)).search(q)
+    assert plain.hits[0].passage.kind == "intro"  # what it did before
+    assert plain.refused == res.refused
