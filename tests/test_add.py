@@ -240,3 +240,34 @@ def test_an_introduction_gives_way_to_the_passage_that_answers(added):
     plain = Retriever(pipe.index, with_params(pipe.retriever.params, intro_penalty=0.0)).search(q)
     assert plain.hits[0].passage.kind == "intro"  # what it did before
     assert plain.refused == res.refused
+
+
+def test_a_passage_without_cached_questions_has_its_content_stand_in_for_its_title(added):
+    """A new document's passages have no cached questions, so their title cosine (heading
+    and opening statement only) runs low; the dense cosine (+ ``stand_in_margin``) stands
+    in where higher. The bundled passages, which have cached questions, are untouched,
+    and refusal does not move."""
+    from dataclasses import replace as with_params
+
+    import numpy as np
+
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+    from rag.retrieve import Retriever
+
+    home, _, _ = added
+    pipe = Pipeline(Settings.from_env(environ={}, home=home))
+    r = pipe.retriever
+    new = np.array([p.source == NOTES.name and p.kind == "qa" for p in pipe.index.passages])
+    cached = np.array([p.source.startswith("003") and p.kind == "qa" for p in pipe.index.passages]) & ~r._unasked
+    assert r._unasked[new].all() and cached.sum() >= 40
+    q = "ordering training examples from easy to hard"
+    sig = r.signals(q)
+    off = Retriever(pipe.index, with_params(r.params, stand_in_margin=float("-inf"))).signals(q)
+    lift = sig.fused - off.fused
+    expect = r.params.title_weight * (np.maximum(sig.title, sig.dense + r.params.stand_in_margin) - sig.title)
+    assert np.allclose(lift[new], expect[new]) and lift[new].max() > 0
+    assert np.allclose(lift[cached], 0.0)
+    for question in (q, "Who wrote Pride and Prejudice?", "the little window that slides over an image"):
+        assert r.search(question).refused == Retriever(
+            pipe.index, with_params(r.params, stand_in_margin=float("-inf"))).search(question).refused
