@@ -86,8 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         st[3] += res.refused
         if rank != 1:
             top = res.hits[0].passage if res.hits else None
+            where = f"{top.source}: {top.title or f'({top.kind})'}" if top else "none"
             misses.append(f"{r['kind']} rank {rank or '>5'}{' (refused)' if res.refused else ''}: "
-                          f"“{r['question']}”; rank 1: {top.source + ': ' + (top.title or f'({top.kind})') if top else 'none'}")
+                          f"“{r['question']}”; rank 1: {where}")
     for kind, (n, ok, top3, refused) in stats.items():
         if kind == "exact":
             print(f"exact questions found: {ok}/{n}")

@@ -17,15 +17,14 @@ app sessions cannot interleave.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from ingest.build import BuildReport, build_index
+from ingest.build import BuildReport, build_index, file_lock
 from ingest.corpus import FORMATS, SOURCES_FILE, _files, document_text
 from rag.config import DEFAULT_CORPUS, Settings
 from rag.errors import RagError, UserError
@@ -96,21 +95,10 @@ def documents_folder(settings: Settings, environ: dict[str, str] | None = None) 
     return settings.home / DOCUMENTS
 
 
-@contextlib.contextmanager
-def _changing(home: Path) -> Iterator[None]:
-    """One addition or removal at a time, across processes and the app's sessions (each
-    opens its own descriptor, so ``flock`` serialises threads too)."""
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        fh = open(home / ".documents.lock", "a")
-    except OSError as exc:
-        raise UserError(f"cannot write in {home} ({exc.strerror or exc}); set RAG_HOME to a writable folder") from None
-    with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _changing(home: Path) -> contextlib.AbstractContextManager[None]:
+    """One addition or removal at a time, across processes and the app's sessions."""
+    return file_lock(home / ".documents.lock",
+                     lambda exc: f"cannot write in {home} ({exc.strerror or exc}); set RAG_HOME to a writable folder")
 
 
 def _seed(folder: Path) -> None:

@@ -240,24 +240,31 @@ def _lock_path(live: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _build_lock(live: Path) -> Iterator[None]:
-    """One build at a time per index location, across processes.
-
-    Raises ``UserError`` when the index's folder cannot be written (a read-only data
-    directory): only a build needs it, so only a build reports it.
-    """
+def file_lock(path: Path, unwritable: Callable[[OSError], str]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (made, with its folder, if missing): one
+    holder at a time across processes, and across threads too, since each holder opens
+    its own descriptor. Raises ``UserError(unwritable(exc))`` when it cannot be made."""
     try:
-        live.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(_lock_path(live), "a")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a")
     except OSError as exc:
-        raise UserError(f"cannot write the index in {live.parent}: {exc.strerror} "
-                        "(set RAG_HOME or --index to a writable folder)") from None
+        raise UserError(unwritable(exc)) from None
     with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build_lock(live: Path) -> contextlib.AbstractContextManager[None]:
+    """One build at a time per index location, across processes.
+
+    Raises ``UserError`` when the index's folder cannot be written (a read-only data
+    directory): only a build needs it, so only a build reports it.
+    """
+    return file_lock(_lock_path(live), lambda exc: f"cannot write the index in {live.parent}: {exc.strerror} "
+                                                   "(set RAG_HOME or --index to a writable folder)")
 
 
 def _remove_orphans(live: Path) -> None:
