@@ -11,14 +11,13 @@ Signals per passage:
   stems, ``rag.query.rare_phrases``: "batch size", "squared gradients") that the
   passage's title and answer also write side by side.
 
-Fused linearly: ``dense + 0.4 * title + 0.2 * keyword`` (+ ``0.2 * phrase``, added
-later on the same tuning sets; − 0.2 for an ``intro`` passage; and, for a passage
-without cached questions, its dense cosine + 0.05 standing in for its title cosine where
-higher, both chosen on ``eval/tune_docs``; these order passages but are left out of the
-stand-out test below),
-chosen on the tuning sets
-(odd dev ids and ``eval/tune.jsonl``; a plateau: alias-title weight 0.4-0.6 with keyword
-0.15-0.2). The first weights (0.3 / 0.1, chosen on the whole dev set before aliases
+Fused linearly: ``dense + 0.4 * title + 0.2 * keyword``, chosen on the tuning sets (odd
+dev ids and ``eval/tune.jsonl``; a plateau: alias-title weight 0.4-0.6 with keyword
+0.15-0.2). Three terms that only order passages follow (``Signals.ordering``; the
+stand-out test below leaves them out): ``+ 0.2 * phrase``, chosen later on the same
+sets; ``- 0.2`` for an ``intro`` passage; and, for a passage without cached questions,
+its dense cosine + 0.05 standing in for its title cosine where higher (both chosen on
+``eval/tune_docs``). The first weights (0.3 / 0.1, chosen on the whole dev set before aliases
 existed) beat reciprocal rank fusion of the same signals (hit@1 0.86) and each signal
 alone (dense 0.97, BM25 0.58-0.81).
 
