@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from ingest.build import BuildReport, build_index, file_lock
-from ingest.corpus import FORMATS, SOURCES_FILE, _files, document_text
+from ingest.corpus import FORMATS, SOURCES_FILE, document_files, document_text
 from rag.config import DEFAULT_CORPUS, Settings
 from rag.errors import RagError, UserError
 
@@ -224,11 +224,11 @@ def own_documents(settings: Settings) -> list[str]:
     if _is_bundled(settings.corpus) or not settings.corpus.is_dir():
         return []
     out = []
-    for p in _files(settings.corpus):
+    for p in document_files(settings.corpus):
         rel = p.relative_to(settings.corpus).as_posix()
         twin = DEFAULT_CORPUS / rel
-        try:
-            if twin.is_file() and twin.read_bytes() == p.read_bytes():
+        try:  # (the sizes first: this runs on every render of the Corpus page)
+            if twin.is_file() and twin.stat().st_size == p.stat().st_size and twin.read_bytes() == p.read_bytes():
                 continue
         except OSError:
             pass
@@ -258,7 +258,7 @@ def remove_document(settings: Settings, name: str, *, progress: bool = False,
         raise UserError("the bundled corpus is not changed; add a document first to get a folder of your own")
     with _changing(settings.home):
         try:
-            docs = {p.relative_to(corpus).as_posix(): p for p in _files(corpus)}
+            docs = {p.relative_to(corpus).as_posix(): p for p in document_files(corpus)}
         except RagError as exc:
             raise UserError(str(exc)) from None
         src = docs.get(name.replace("\\", "/").strip("/"))

@@ -23,7 +23,7 @@ from typing import Callable
 from rag.errors import CorpusError
 
 __all__ = ["Document", "Skipped", "Corpus", "read_corpus", "load_corpus", "corpus_fingerprint", "document_text",
-           "SOURCES_FILE", "MAX_DOCUMENT_BYTES", "FORMATS"]
+           "SOURCES_FILE", "MAX_DOCUMENT_BYTES", "FORMATS", "document_files"]
 
 SOURCES_FILE = "sources.toml"
 # The five bundled documents are 8-27 kB. Parsing and chunking unstructured text costs ~50 s
@@ -152,7 +152,7 @@ def _walk(folder: Path) -> tuple[list[Path], list[Skipped]]:
             sorted(unusable, key=lambda s: s.source))
 
 
-def _files(folder: Path) -> list[Path]:
+def document_files(folder: Path) -> list[Path]:
     """The documents of a corpus folder: files whose extension (any case) is a known format."""
     return [p for p in _walk(folder)[0] if p.suffix.lower() in FORMATS]
 
@@ -333,7 +333,7 @@ def corpus_fingerprint(folder: Path) -> dict[str, list]:
     The time is included so that touching a file rebuilds the index, as a user who
     touched it expects; hashing ~100 kB is cheap enough to do on every query.
     """
-    paths = _files(folder) + [p for p in [folder / SOURCES_FILE] if p.exists()]
+    paths = document_files(folder) + [p for p in [folder / SOURCES_FILE] if p.exists()]
     out: dict[str, list] = {}
     for p in paths:
         try:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ingest.corpus import FORMATS
 from rag.errors import RagError
 from ui.common import get_pipeline, reload_pipeline, sidebar
 from ui.render import CSS, passage_html
 
-FORMATS = ["txt", "md", "markdown", "pdf"]
+UPLOADS = sorted(ext.lstrip(".") for ext in FORMATS)  # what ingest reads
 
 
 def _manage_documents(pipe) -> None:
@@ -25,7 +26,7 @@ def _manage_documents(pipe) -> None:
                    "The bundled corpus is never changed: the first document added makes a folder of your own "
                    "with a copy of the five beside it, and the index is rebuilt from it (under a minute).")
         # a new key after each addition empties the uploader (the files are in the corpus now)
-        files = st.file_uploader("Documents", type=FORMATS, accept_multiple_files=True,
+        files = st.file_uploader("Documents", type=UPLOADS, accept_multiple_files=True,
                                  key=f"upload{st.session_state.get('_uploads', 0) or ''}")
         if st.button("Add to the index", disabled=not files, key="add_docs", icon=":material/add:"):
             try:
