@@ -90,6 +90,27 @@ def rag_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def local_models(rag_home) -> Path | None:
+    """The session's assembled local model folder, or None without the model parts.
+
+    Every data directory assembles its own 1 GB copy of the model, so tests that make a
+    data directory of their own link this folder in (``share_model``) instead: fourteen
+    copies filled the CI machine's disk in the middle of a run.
+    """
+    from rag.generate import local_available, local_model_path
+
+    return local_model_path(rag_home).parent if local_available() else None
+
+
+def share_model(home: Path, models: Path | None) -> Path:
+    """Make ``home`` (if missing) with ``models`` linked in as its model folder; return it."""
+    home.mkdir(parents=True, exist_ok=True)
+    if models is not None and not (home / "models").exists():
+        (home / "models").symlink_to(models, target_is_directory=True)
+    return home
+
+
+@pytest.fixture(scope="session")
 def settings(rag_home, network_attempts):
     from rag.config import Settings
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, share_model
 
 TUNE_DOCS = ROOT / "eval" / "tune_docs"
 NOTES = TUNE_DOCS / "curriculum_notes.md"
@@ -21,10 +21,11 @@ def _bundled_state() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(CORPUS.iterdir()) if p.is_file()}
 
 
-def _home_with_index(rag_home: Path, home: Path) -> Path:
+def _home_with_index(rag_home: Path, home: Path, models: Path | None = None) -> Path:
     """A data directory holding a copy of the session's index (built from the bundled
-    corpus), so a test starts where a new user does after ``make run``."""
-    home.mkdir(parents=True)
+    corpus), so a test starts where a new user does after ``make run``; ``models``, the
+    session's model folder, is linked in for a test that asks the local model."""
+    share_model(home, models)
     for p in rag_home.iterdir():
         if p.name == "index" or p.name.startswith(".index-"):
             if p.is_symlink():

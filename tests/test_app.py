@@ -271,12 +271,12 @@ def test_a_quote_under_its_sub_heading_is_marked_in_its_passage(index):
     assert '<mark class="cited">It combines the benefits of Momentum and RMSProp.</mark>' in html
 
 
-def test_corpus_page_adds_and_removes_a_document(monkeypatch, tmp_path, rag_home, build_report):
+def test_corpus_page_adds_and_removes_a_document(monkeypatch, tmp_path, rag_home, build_report, local_models):
     """Upload on the Corpus page: a good file is indexed and shown, a bad one refused
     with its reason; then the added document is set aside again."""
     from tests.test_add import NOTES, _home_with_index
 
-    home = _home_with_index(rag_home, tmp_path / "home")
+    home = _home_with_index(rag_home, tmp_path / "home", local_models)
     monkeypatch.setenv("RAG_HOME", str(home))
     monkeypatch.delenv("RAG_CORPUS", raising=False)
     at = AppTest.from_file(APP, default_timeout=240)

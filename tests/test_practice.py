@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 from rag.errors import UserError
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, share_model
 
 DROPOUT = "What is dropout?"
 L1L2 = "What is the difference between L1 and L2 regularization?"
@@ -33,9 +33,9 @@ def tmap(pipeline):
 
 
 @pytest.fixture()
-def own_home(tmp_path, rag_home, build_report):
-    """A data directory of its own, reading the session index."""
-    return {"RAG_HOME": str(tmp_path / "home"), "RAG_INDEX": str(rag_home / "index")}
+def own_home(tmp_path, rag_home, build_report, local_models):
+    """A data directory of its own, reading the session index and sharing its model."""
+    return {"RAG_HOME": str(share_model(tmp_path / "home", local_models)), "RAG_INDEX": str(rag_home / "index")}
 
 
 # --------------------------------------------------------------------------- contradiction
@@ -411,7 +411,6 @@ def test_cli_reports_and_resets_a_corrupt_history(run_cli, cli_env, own_home):
     from pathlib import Path
 
     home = Path(own_home["RAG_HOME"])
-    home.mkdir(parents=True)
     (home / "practice.sqlite").write_bytes(b"\x00garbage" * 100)
     r = run_cli("practice", "-q", DROPOUT, "-a", "Dropout turns off random neurons during training.", "--json",
                 env=dict(cli_env, **own_home))
@@ -511,7 +510,6 @@ def test_page_reports_a_corrupt_history(monkeypatch, own_home):
     from pathlib import Path
 
     home = Path(own_home["RAG_HOME"])
-    home.mkdir(parents=True)
     (home / "practice.sqlite").write_bytes(b"SQLite format 3\x00" + b"\xff" * 3000)
     for k, v in own_home.items():
         monkeypatch.setenv(k, v)
