@@ -206,16 +206,24 @@ def add(
       rag add ~/notes/attention.md ~/papers/interview.pdf
       rag add notes.md --json
     """
-    from ingest.add import add_documents
+    from dataclasses import replace
 
-    offered = []
-    for f in files:
+    from ingest.add import Added, AddReport, add_documents, documents_folder
+
+    offered, unread = [], {}
+    for i, f in enumerate(files):
         try:
             offered.append((f.name, f.read_bytes()))
-        except OSError as exc:
-            raise UserError(f"cannot read {f} ({exc.strerror or exc})") from None
-    report = add_documents(_settings(None, index), offered, progress=sys.stderr.isatty() and not as_json,
-                           notify=lambda m: _err(f"note: {m}"))
+        except OSError as exc:  # refused like a file ingest cannot use: the others are still added
+            unread[i] = Added(str(f), "refused", f"cannot be read: {exc.strerror or exc}")
+    settings = _settings(None, index)
+    if offered:
+        report = add_documents(settings, offered, progress=sys.stderr.isatty() and not as_json,
+                               notify=lambda m: _err(f"note: {m}"))
+    else:
+        report = AddReport(documents_folder(settings), (), None)
+    outcomes = iter(report.files)
+    report = replace(report, files=tuple(unread[i] if i in unread else next(outcomes) for i in range(len(files))))
     if as_json:
         _print_json(report.to_json())
     else:

@@ -153,13 +153,17 @@ def test_rag_add_and_remove_from_the_command_line(run_cli, cli_env, tmp_path, ra
     bad.write_bytes(b"\xff\xfe")
     r = run_cli("add", str(bad), env=env)
     assert r.returncode == 1 and r.stdout.splitlines() == ["refused: bad.md (not UTF-8 text (byte 0); save it as UTF-8)"]
-    r = run_cli("add", str(tmp_path / "missing.md"), env=env)
-    assert r.returncode == 1 and r.stderr.strip().startswith("error: cannot read") and "Traceback" not in r.stderr
-    r = run_cli("add", str(NOTES), str(bad), "--json", env=env)
+    missing = tmp_path / "missing.md"
+    r = run_cli("add", str(missing), env=env)
+    assert r.returncode == 1 and r.stdout.splitlines() == [
+        f"refused: {missing} (cannot be read: No such file or directory)"] and "Traceback" not in r.stderr
+    # a path that cannot be read is refused like a bad file; the others are still added
+    r = run_cli("add", str(missing), str(NOTES), str(bad), "--json", env=env)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["folder"] == str(home / "documents")
-    assert [(f["file"], f["status"]) for f in data["files"]] == [(NOTES.name, "added"), ("bad.md", "refused")]
+    assert [(f["file"], f["status"]) for f in data["files"]] == [
+        (str(missing), "refused"), (NOTES.name, "added"), ("bad.md", "refused")]
     assert data["index"]["built"] and data["index"]["documents"] == 6
     r = run_cli("search", "What is curriculum learning?", "--json", env=env)
     assert json.loads(r.stdout)["passages"][0]["source"] == NOTES.name
