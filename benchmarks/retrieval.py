@@ -49,7 +49,8 @@ def question_sets(held_out: bool) -> dict[str, list[dict]]:
     dev = load_questions(EVAL / "dev.jsonl")
     sets = {"dev, tuning half (odd ids)": [r for r in dev if int(r["id"][1:]) % 2],
             "tune.jsonl (tuning)": load_questions(EVAL / "tune.jsonl"),
-            "describe.jsonl (tuning)": load_questions(EVAL / "describe.jsonl")}
+            "describe.jsonl (tuning)": load_questions(EVAL / "describe.jsonl"),
+            "names.jsonl (tuning)": load_questions(EVAL / "names.jsonl")}
     if held_out:
         sets.update({"dev, held-out half (even ids)": [r for r in dev if not int(r["id"][1:]) % 2],
                      "paraphrase (held out)": load_questions(EVAL / "paraphrase.jsonl"),

@@ -549,7 +549,7 @@ def plan_question(question: str, vocab: Vocabulary) -> QueryPlan:
     search_text = _WORD.sub(fix, question)
     parts = share_head(split_parts(search_text), vocab)
     missing = _with_neighbours(technical, unknown, question)
-    for term in _named_with_head(question, unknown, technical):
+    for term in _named_with_head(question, unknown, technical) + _named_by_gerund(question, unknown):
         missing = _joined(missing, term)
     return QueryPlan(question, search_text, tuple(corrections), tuple(dict.fromkeys(missing)), parts,
                      tuple(dict.fromkeys(unknown)))
@@ -647,12 +647,71 @@ def _named_with_head(question: str, unknown: list[str], technical: list[str]) ->
     return out
 
 
+# After a gerund these start its object: the gerund is a verb ("overshooting the minimum").
+# (Not a preposition: a name goes on with one too, "weight tying in language models".)
+_OBJECT = frozenset("the a an my our your his her their its this that these those it them me us him".split())
+_COUNT = frozenset("one two three each every other another some any all both".split())
+
+
+def _named_by_gerund(question: str, unknown: list[str]) -> list[str]:
+    """Names of things the corpus lacks, written as a noun before a gerund the corpus never
+    uses, in any form: "gradient checkpointing", "weight tying", "teacher forcing".
+
+    The gerund is the head of such a name, as the generic noun is for ``_named_with_head``,
+    and a word the corpus has no form of says the sources do not describe the thing. It is
+    no name but a verb or a participle when a content word or an object follows it
+    ("sigmoid squashing function", "overshooting the minimum"), when the word before it
+    is a verb after its subject ("the loss keeps climbing"), is plural or a count ("two
+    networks competing", "one judging"), or is the asker's own ("my model overshooting").
+    """
+    gerunds = {w.lower() for w in unknown if w.lower().endswith("ing") and len(w) >= 5}
+    if not gerunds:
+        return []
+    found = list(_WORD.finditer(question))
+    low = [m.group(0).lower() for m in found]
+    grammar = (_STOP | _FRAME) - _OBJECT
+
+    def joined(a: int, b: int) -> bool:  # no punctuation between words a and b
+        return not _BREAK.search(question[found[a].end():found[b].start()])
+
+    out = []
+    for i in range(1, len(low)):
+        w, noun = low[i], low[i - 1]
+        if w not in gerunds or noun in _STOP or noun in _FRAME or noun in _COUNT or not joined(i - 1, i):
+            continue
+        if i + 1 < len(low) and joined(i, i + 1) and low[i + 1] not in grammar:
+            continue  # the gerund goes on: it describes or takes an object
+        before = low[i - 2] if i >= 2 and joined(i - 2, i - 1) else ""
+        if before in _POSSESSIVE or before in _VERB_CONTEXT or before in _COUNT:
+            continue
+        subject_before = bool(before) and before not in _STOP and before not in _FRAME
+        if _singular_noun(noun, subject_before):
+            out.append(f"{found[i - 1].group(0)} {found[i].group(0)}")
+    return out
+
+
+def _singular_noun(word: str, after_content: bool) -> bool:
+    """Whether ``word`` (lower case) can be a singular noun by the lemminflect lexicon, and
+    is not, after a content word, a verb ("loss keeps"); a word it does not know counts."""
+    try:
+        from lemminflect import getAllLemmas
+    except ImportError:  # (a declared dependency; without it nothing is called missing this way)
+        return False
+    kinds = getAllLemmas(word)
+    if not kinds:
+        return True
+    if after_content and "VERB" in kinds:
+        return False
+    return word in kinds.get("NOUN", ())
+
+
 def is_named_thing(term: str) -> bool:
     """Whether a missing term names a thing by a generic head noun ("diffusion models",
-    "flash attention"), as ``_named_with_head`` finds them, rather than a single word
-    ("softmax") or a description ("s-shaped")."""
+    "flash attention") or a gerund ("weight tying"), as ``_named_with_head`` and
+    ``_named_by_gerund`` find them, rather than a single word ("softmax") or a
+    description ("s-shaped")."""
     words = term.lower().split()
-    return len(words) >= 2 and words[-1] in _HEADS
+    return len(words) >= 2 and (words[-1] in _HEADS or words[-1].endswith("ing"))
 
 
 def _joined(missing: list[str], term: str) -> list[str]:
@@ -666,6 +725,8 @@ def _joined(missing: list[str], term: str) -> list[str]:
                 return missing[:k] + [" ".join(have + words[n:])] + missing[k + 1:]
         if term.lower() in old.lower():
             return missing
+        if re.search(rf"\b{re.escape(old.lower())}$", term.lower()):
+            return missing[:k] + [term] + missing[k + 1:]  # "whitening" named in full: "data whitening"
     return missing + [term]
 
 

@@ -214,6 +214,20 @@ def vocab(index):
     ("Stopping training once validation loss stops improving", {}, ()),
     ("What is a Boltzmann-type energy based network?", {}, ()),
     ("why do we need non-linear activations, couldn't we just stack linear layers", {}, ()),
+    # a noun before a gerund the corpus has no form of names a thing too, as does a missing
+    # word named in full ("data whitening", not "whitening")
+    ("gradient checkpointing how does it trade compute for memory", {}, ("gradient checkpointing",)),
+    ("weight tying in language models", {}, ("weight tying",)),
+    ("what is teacher forcing when training sequence models", {}, ("teacher forcing",)),
+    ("how does data whitening help", {}, ("data whitening",)),
+    # ... but not a gerund that takes an object or goes on to a noun, one after a verb, a
+    # plural or a count, nor the asker's own thing
+    ("why is the model overshooting the minimum", {}, ()),
+    ("which optimiser keeps running averages of the squared gradient", {}, ()),
+    ("why does my validation loss starts climbing", {}, ()),
+    ("two networks competing, one judging", {}, ()),
+    ("whats wrong with the sigmoid squashing function", {}, ()),
+    ("why is my model plateauing", {}, ()),
     # a 1,000-letter "word" is neither corrected nor slow
     ("x" * 1000, {}, ("x" * 1000,)),
 ])
