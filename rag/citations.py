@@ -803,13 +803,43 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
     said = tokenize(_BRACKETED.sub("", sentence))
     if len(said) < 4 or _LEADS_BACK.match(_SENT_LABEL.sub("", sentence, count=1)):
         return None  # "It is a single-layer network ...": no subject of its own to compare
-    best = None
     # A claim that says "It …" under a sub-heading is about the sub-heading's name, which
     # is its subject as surely as a title word ("Adagrad: It adjusts the learning rate …"
     # rewritten as "A learning rate schedule adjusts the learning rate …").
-    bodies = [(_SENT_LABEL.sub("", raw, count=1), raw, False) for raw, _ in ev.windows[: ev.singles]]
-    bodies += [(f"{_BRACKETED.sub('', name)} {claim}", f"{name} {claim}", True) for name, claim in ev.headed]
-    for body, raw, headed in bodies:
+    bodies = [(_SENT_LABEL.sub("", raw, count=1), raw, False, 0) for raw, _ in ev.windows[: ev.singles]]
+    bodies += [(f"{_BRACKETED.sub('', name)} {claim}", f"{name} {claim}", True, 0) for name, claim in ev.headed]
+    found = _rewritten_from(sentence, said, bodies, ev, asked)
+    if found is None:
+        # A label names what the sentence after it says "This technique …" of ("Batch
+        # Normalization: This technique adjusts and scales …", rewritten as "Group
+        # normalization adjusts and scales …"). Labels also head lists of properties
+        # ("Problem Solved: It helps …"), so a label counts only as a name whose last
+        # word the sentence's subject ends in, with another word before it.
+        labelled = []
+        for raw, _ in ev.windows[: ev.singles]:
+            label = _SENT_LABEL.match(raw)
+            claim = raw[label.end():] if label else ""
+            lead = _LEAD_SUBJECT.match(claim)
+            if label and lead:
+                name = _BRACKETED.sub("", _BULLET.sub("", label.group(0)).strip().rstrip(":").strip())
+                labelled.append((f"{name} {claim[lead.end():]}", raw, True, len(tokenize(name))))
+        found = _rewritten_from(sentence, said, labelled, ev, asked)
+    return found
+
+
+# "It", "they", or "this technique" / "these layers": a claim's subject that leans back
+_LEAD_SUBJECT = re.compile(r"^\s*(?:it|they|(?:this|these|that|such)\s+[a-z]+)\s+(?=[a-z])", re.I)
+_BULLET = re.compile(r"^\s*[-•*·]\s*")
+
+
+def _rewritten_from(said_text: str, said: list[str], bodies: list[tuple[str, str, bool, int]], ev: Evidence,
+                    asked: set[str]) -> tuple[str, str] | None:
+    """``_rewritten_onto`` over the passage sentences ``bodies``: subject-first text, the
+    sentence as written, whether a sub-heading names its subject, and the number of words
+    of a label's name in front (0 for none: then the name's last word must be where the
+    two sentences start to agree, and it is taken as both subjects' head noun)."""
+    best = None
+    for body, raw, headed, label_words in bodies:
         if _LEADS_BACK.match(body):
             continue
         source = tokenize(body)
@@ -821,6 +851,10 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
         if split is None:
             continue
         i, j = split
+        if label_words:
+            if j != label_words - 1 or i < 1 or j < 1:
+                continue  # they agree in the claim, not on the name's head noun
+            i, j = i + 1, j + 1  # "group normalization" for "batch normalization"
         mine, theirs = said[:i], source[:j]
         rest, after = said[i:], set(source[j:])
         held = sum(t in after for t in rest) / len(rest)
@@ -853,7 +887,24 @@ def _rewritten_onto(sentence: str, ev: Evidence, asked: set[str]) -> tuple[str, 
         return None  # "CNN" for "convolutional neural network", "SGD" for "stochastic gradient descent"
     if any(set(mine) <= set(tokenize(b)) for b in re.findall(r"\(([^()]*)\)", raw)):
         return None  # "... (ReLU)": a name the passage gives it (the whole subject, in brackets)
-    return " ".join(mine), " ".join(theirs)
+    return _as_written(mine, said_text), _as_written(theirs, raw)
+
+
+def _as_written(stems: list[str], text: str) -> str:
+    """The words of ``text`` that ``stems`` (a run of its tokens) come from, as written
+    ("batch normalization", not "batch normaliz"); the stems when they cannot be found."""
+    words = [m.group(0) for m in _WORD.finditer(_BRACKETED.sub("", text))]
+    for start, word in enumerate(words):
+        if stems[0] not in tokenize(word):
+            continue
+        got: list[str] = []
+        for end in range(start, len(words)):
+            got += tokenize(words[end])
+            if got[: len(stems)] == stems or got == stems:
+                return " ".join(words[start:end + 1])
+            if len(got) >= len(stems):
+                break
+    return " ".join(stems)
 
 
 ROW_SHARE = 0.8  # of a sentence's words, and of a table row's, that the other holds

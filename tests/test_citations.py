@@ -550,6 +550,25 @@ def test_a_marker_after_a_colon_closes_the_clause_it_cites(index):
     assert len(label.sentences) == 1 and label.sentences[0].text.startswith("Dropout technique: It")
 
 
+def test_a_labelled_claim_said_of_another_name_of_its_head_noun_fails(pipeline):
+    """"Batch Normalization: This technique adjusts and scales …" was cited for "Group
+    normalization adjusts and scales …" (the local model, "how does group normalization
+    work"): the label names what "this technique" is."""
+    from rag.citations import unsupported_reason
+
+    p = next(p for p in pipeline.index.passages if (p.title or "").startswith("Explain the concept of batch norm"))
+    vocab = pipeline.retriever.vocab
+    claim = "adjusts and scales the data in each mini-batch so that it has a mean of zero and a standard deviation of one."
+    for name in ("Group normalization", "Layer normalization"):
+        assert unsupported_reason(f"{name} {claim}", p, vocab, question=f"how does {name.lower()} work") == (
+            f"the passage says it of “Batch Normalization”, not “{name}”")
+    assert unsupported_reason(f"Batch normalization {claim}", p, vocab, question="how does batch norm work") == ""
+    assert unsupported_reason(f"It {claim}", p, vocab, question="how does group normalization work") == ""
+    # a label that heads a property names no subject ("Problem Solved: It helps …")
+    assert unsupported_reason("Batch normalization helps the model learn faster and makes it less sensitive to the "
+                              "choice of initial weights.", p, vocab, question="what is batch normalization") == ""
+
+
 def test_a_sub_headings_claim_said_of_its_sibling_fails_whatever_the_brackets_spell(pipeline):
     from rag.citations import unsupported_reason
 
@@ -557,7 +576,7 @@ def test_a_sub_headings_claim_said_of_its_sibling_fails_whatever_the_brackets_sp
     vocab = pipeline.retriever.vocab
     claim = "adjusts the learning rate for each parameter based on how frequently it is updated."  # Adagrad's
     # "Adaptive" in both expansions made the two names read as one
-    assert "of “adagrad”" in unsupported_reason(f"Adam (Adaptive Moment Estimation) {claim}", p, vocab,
+    assert "of “Adagrad”" in unsupported_reason(f"Adam (Adaptive Moment Estimation) {claim}", p, vocab,
                                                 question="how does adam optimzer work")
     assert unsupported_reason(f"Adagrad (Adaptive Gradient Algorithm) {claim}", p, vocab,
                               question="how does adagrad work") == ""
