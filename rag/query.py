@@ -744,8 +744,12 @@ def named_subject(question: str) -> str | None:
     training once the validation score stalls") has none.
     """
     runs: list[list[str]] = [[]]
+    end = 0
     for m in _WORD.finditer(question):
         word = m.group()
+        if runs[-1] and _BREAK.search(question[end:m.start()]):
+            runs.append([])  # a name has no comma in it: "Epoch, Iterations and Batches" lists three
+        end = m.end()
         bare = word.lower().replace("'", "")  # "doesn't" is the framing "doesnt"
         if tokenize(word) and bare not in _FRAME and (tokenize(bare) or [bare])[0] not in _FRAME_STEMS:
             runs[-1].append(word)

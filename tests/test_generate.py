@@ -93,7 +93,10 @@ def test_naming_stops_when_the_model_has_no_other_name(pipeline, monkeypatch):
     monkeypatch.setitem(generate._BACKENDS, "local", _naming_model("Gradient boosting", asked))
     real_search = pipeline.search
     monkeypatch.setattr(pipeline, "search", lambda q, *a, **k: searched.append(q) or real_search(q, *a, **k))
-    ans = pipeline.ask("How do the trees of gradient boosting in XGBoost learn?", generator="local")
+    # (a description: "How do the trees of gradient boosting in XGBoost learn?" names its
+    # subject, which no source has, and is refused without asking the model)
+    ans = pipeline.ask("how do the trees of a boosted ensemble learn from the mistakes of earlier trees",
+                       generator="local")
     assert ans.refused and not ans.notices
     assert len(asked) == 2 and "Not “Gradient boosting”" in asked[1]  # asked again once, then the refusal stands
     assert searched[1:] == ["Gradient boosting"]  # the repeated name is not searched a second time

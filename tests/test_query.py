@@ -308,6 +308,7 @@ def test_named_subject_is_the_one_name_asked_about():
     assert named_subject("early stopping explained") == "early stopping"
     assert named_subject("why doesn't dropout help") == "dropout"
     assert named_subject("what is it?") is None
+    assert named_subject("Define Epoch, Iterations and Batches.") is None  # a list, not one name
     # two names, or a description, have no one subject
     assert named_subject("how does dropout differ from batch normalization in training") is None
     assert named_subject("that thing where you stop training once the validation score stalls") is None
