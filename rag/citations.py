@@ -836,8 +836,9 @@ def _rewritten_from(said_text: str, said: list[str], bodies: list[tuple[str, str
                     asked: set[str]) -> tuple[str, str] | None:
     """``_rewritten_onto`` over the passage sentences ``bodies``: subject-first text, the
     sentence as written, whether a sub-heading names its subject, and the number of words
-    of a label's name in front (0 for none: then the name's last word must be where the
-    two sentences start to agree, and it is taken as both subjects' head noun)."""
+    of a label's name in front, or 0 when there is none. With a label, the two sentences
+    must start to agree at the name's last word, which is taken as both subjects' head
+    noun."""
     best = None
     for body, raw, headed, label_words in bodies:
         if _LEADS_BACK.match(body):
@@ -900,7 +901,7 @@ def _as_written(stems: list[str], text: str) -> str:
         got: list[str] = []
         for end in range(start, len(words)):
             got += tokenize(words[end])
-            if got[: len(stems)] == stems or got == stems:
+            if got[: len(stems)] == stems:
                 return " ".join(words[start:end + 1])
             if len(got) >= len(stems):
                 break

@@ -218,8 +218,13 @@ def add(
             unread[i] = Added(str(f), "refused", f"cannot be read: {exc.strerror or exc}")
     settings = _settings(None, index)
     if offered:
-        report = add_documents(settings, offered, progress=sys.stderr.isatty() and not as_json,
-                               notify=lambda m: _err(f"note: {m}"))
+        try:
+            report = add_documents(settings, offered, progress=sys.stderr.isatty() and not as_json,
+                                   notify=lambda m: _err(f"note: {m}"))
+        except UserError as exc:
+            if not unread:
+                raise
+            raise UserError(f"{exc}; not read: {', '.join(a.name for a in unread.values())}") from None
     else:
         report = AddReport(documents_folder(settings), (), None)
     outcomes = iter(report.files)

@@ -650,7 +650,16 @@ def _named_with_head(question: str, unknown: list[str], technical: list[str]) ->
 # After a gerund these start its object: the gerund is a verb ("overshooting the minimum").
 # (Not a preposition: a name goes on with one too, "weight tying in language models".)
 _OBJECT = frozenset("the a an my our your his her their its this that these those it them me us him".split())
+# Before a gerund these count the things doing it ("two networks competing, one judging"):
+# a clause, not a name.
 _COUNT = frozenset("one two three each every other another some any all both".split())
+_NOT_GERUNDS = re.compile(r"(?:thing|things)$")  # "the sigmoid thing" describes
+
+
+def _is_gerund(word: str) -> bool:
+    """Whether ``word`` (lower case) has the shape of a gerund: a stem of three letters or
+    more before "ing" ("tying", "checkpointing"; not "thing")."""
+    return word.endswith("ing") and len(word) >= 5 and not _NOT_GERUNDS.search(word)
 
 
 def _named_by_gerund(question: str, unknown: list[str]) -> list[str]:
@@ -664,7 +673,7 @@ def _named_by_gerund(question: str, unknown: list[str]) -> list[str]:
     is a verb after its subject ("the loss keeps climbing"), is plural or a count ("two
     networks competing", "one judging"), or is the asker's own ("my model overshooting").
     """
-    gerunds = {w.lower() for w in unknown if w.lower().endswith("ing") and len(w) >= 5}
+    gerunds = {w.lower() for w in unknown if _is_gerund(w.lower())}
     if not gerunds:
         return []
     found = list(_WORD.finditer(question))
@@ -711,7 +720,7 @@ def is_named_thing(term: str) -> bool:
     ``_named_by_gerund`` find them, rather than a single word ("softmax") or a
     description ("s-shaped")."""
     words = term.lower().split()
-    return len(words) >= 2 and (words[-1] in _HEADS or words[-1].endswith("ing"))
+    return len(words) >= 2 and (words[-1] in _HEADS or _is_gerund(words[-1]))
 
 
 def _joined(missing: list[str], term: str) -> list[str]:
@@ -734,6 +743,9 @@ _FRAME_STEMS = frozenset(t for w in _FRAME for t in tokenize(w)[:1])  # "explain
 SUBJECT_WORDS = 3  # a longer run of content words describes its subject rather than names it
 
 
+_LIST_MARK = re.compile(r"[,;]")
+
+
 def named_subject(question: str) -> str | None:
     """The one name a question asks about, in its own words, or None.
 
@@ -747,7 +759,7 @@ def named_subject(question: str) -> str | None:
     end = 0
     for m in _WORD.finditer(question):
         word = m.group()
-        if runs[-1] and _BREAK.search(question[end:m.start()]):
+        if runs[-1] and _LIST_MARK.search(question[end:m.start()]):
             runs.append([])  # a name has no comma in it: "Epoch, Iterations and Batches" lists three
         end = m.end()
         bare = word.lower().replace("'", "")  # "doesn't" is the framing "doesnt"

@@ -95,7 +95,9 @@ def local_models(rag_home) -> Path | None:
 
     Every data directory assembles its own 1 GB copy of the model, so tests that make a
     data directory of their own link this folder in (``share_model``) instead: fourteen
-    copies filled the CI machine's disk in the middle of a run.
+    copies filled the CI machine's disk in the middle of a run. The first test to ask for
+    it assembles and checks the model (~10 s, once a session), whether or not it then
+    loads it.
     """
     from rag.generate import local_available, local_model_path
 
@@ -105,7 +107,7 @@ def local_models(rag_home) -> Path | None:
 def share_model(home: Path, models: Path | None) -> Path:
     """Make ``home`` (if missing) with ``models`` linked in as its model folder; return it."""
     home.mkdir(parents=True, exist_ok=True)
-    if models is not None and not (home / "models").exists():
+    if models is not None and not os.path.lexists(home / "models"):
         (home / "models").symlink_to(models, target_is_directory=True)
     return home
 

@@ -223,6 +223,8 @@ def vocab(index):
     # ... but not a gerund that takes an object or goes on to a noun, one after a verb, a
     # plural or a count, nor the asker's own thing
     ("why is the model overshooting the minimum", {}, ()),
+    ("why is the loss wobbling the whole time", {}, ("wobbling",)),  # (said alone: no English word)
+    ("what is the sigmoid thing", {}, ()),
     ("which optimiser keeps running averages of the squared gradient", {}, ()),
     ("why does my validation loss starts climbing", {}, ()),
     ("two networks competing, one judging", {}, ()),
@@ -309,6 +311,7 @@ def test_named_subject_is_the_one_name_asked_about():
     assert named_subject("why doesn't dropout help") == "dropout"
     assert named_subject("what is it?") is None
     assert named_subject("Define Epoch, Iterations and Batches.") is None  # a list, not one name
+    assert named_subject("What is ReLU (Rectified Linear Unit)?") is None  # brackets spell a name out
     # two names, or a description, have no one subject
     assert named_subject("how does dropout differ from batch normalization in training") is None
     assert named_subject("that thing where you stop training once the validation score stalls") is None
