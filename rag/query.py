@@ -673,7 +673,7 @@ def _named_by_gerund(question: str, unknown: list[str]) -> list[str]:
     is a verb after its subject ("the loss keeps climbing"), is plural or a count ("two
     networks competing", "one judging"), or is the asker's own ("my model overshooting").
     """
-    gerunds = {w.lower() for w in unknown if _is_gerund(w.lower())}
+    gerunds = {w.lower() for w in unknown if _is_gerund(w.lower()) and not _frames(w.lower())}
     if not gerunds:
         return []
     found = list(_WORD.finditer(question))
@@ -697,6 +697,19 @@ def _named_by_gerund(question: str, unknown: list[str]) -> list[str]:
         if _singular_noun(noun, subject_before):
             out.append(f"{found[i - 1].group(0)} {found[i].group(0)}")
     return out
+
+
+def _frames(gerund: str) -> bool:
+    """Whether ``gerund`` is a framing verb's ("overfitting handling": how to handle
+    overfitting), by its stem or its lemma."""
+    stems = tokenize(gerund)
+    if stems and stems[0] in _FRAME_STEMS:
+        return True
+    try:
+        from lemminflect import getAllLemmas
+    except ImportError:
+        return False
+    return any(lemma in _FRAME for lemma in getAllLemmas(gerund).get("VERB", ()))
 
 
 def _singular_noun(word: str, after_content: bool) -> bool:

@@ -225,6 +225,7 @@ def vocab(index):
     ("why is the model overshooting the minimum", {}, ()),
     ("why is the loss wobbling the whole time", {}, ("wobbling",)),  # (said alone: no English word)
     ("what is the sigmoid thing", {}, ()),
+    ("overfitting handling", {}, ()),  # how to handle overfitting: a framing verb
     ("which optimiser keeps running averages of the squared gradient", {}, ()),
     ("why does my validation loss starts climbing", {}, ()),
     ("two networks competing, one judging", {}, ()),
